@@ -1,0 +1,70 @@
+//! Simulated clients: the callers outside every object. Each call is recorded in the
+//! history (invoke, then ok / fail / info) and in the trace.
+
+use crate::error::Result;
+use crate::namespace::Stub;
+use crate::object::DurableObject;
+use crate::trace::Completion;
+use crate::world::World;
+
+/// A caller with its own number in the history.
+#[derive(Clone)]
+pub struct Client {
+    world: World,
+    index: usize,
+}
+
+impl Client {
+    /// Client number `index` of `world`.
+    pub fn new(world: &World, index: usize) -> Client {
+        Client {
+            world: world.clone(),
+            index,
+        }
+    }
+
+    /// Its number in the history.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Calls `stub` and records the call.
+    pub async fn call<O: DurableObject>(
+        &self,
+        stub: &Stub<O>,
+        request: O::Request,
+    ) -> Result<O::Response> {
+        let world = &self.world;
+        let me = format!("client-{}", self.index);
+        let object = stub.label();
+        let request_json = serde_json::to_value(&request).unwrap_or(serde_json::Value::Null);
+        let op = world.invoke(self.index, &object, request_json.clone());
+        world.stats().requests += 1;
+        world.trace(&me, format!("invoke #{op} {object} {request_json}"));
+        let result = stub.call_as(request, format!("request #{op}")).await;
+        let seen = result
+            .as_ref()
+            .map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
+            .map_err(Clone::clone);
+        let completion = Completion::from_result(&seen);
+        let line = match (&completion, &seen) {
+            (_, Ok(v)) => format!("ok #{op} {v}"),
+            (c, Err(e)) => format!("{} #{op} {:?}: {}", c.label(), e.kind, e.message),
+        };
+        world.trace(&me, line);
+        world.complete(op, completion);
+        result
+    }
+}
+
+impl World {
+    /// Client number `index`.
+    pub fn client(&self, index: usize) -> Client {
+        Client::new(self, index)
+    }
+
+    /// The namespace bound as `binding` (created on first use).
+    pub fn namespace<O: DurableObject>(&self, binding: &str) -> crate::namespace::Namespace<O> {
+        crate::namespace::Namespace::register(self, binding)
+    }
+}

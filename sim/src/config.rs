@@ -1,0 +1,81 @@
+//! How a run is set up: seed, gate policies (the tester's switches), fault policy and
+//! limits. Builder-style; fields default from documented environment variables where a
+//! user would want to set them without touching code.
+
+use crate::faults::FaultPolicy;
+use serde::{Deserialize, Serialize};
+
+/// Whether a gate does its job. `Disabled` exists to test the tester: a harness whose
+/// checkers stay quiet with a gate off would prove nothing with it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum GatePolicy {
+    /// The runtime's real behaviour.
+    #[default]
+    Enforced,
+    /// Input gate off: every storage await becomes a 1 ms I/O wait that lets other events
+    /// in, and critical sections exclude nothing (what a naive simulator does). Output
+    /// gate off: responses leave as soon as the handler returns, before their writes
+    /// are durable.
+    Disabled,
+}
+
+/// Configuration of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimConfig {
+    /// The seed: madsim's scheduler and the harness's decision stream both derive from it.
+    pub seed: u64,
+    /// Input gate policy (do-semantics §1).
+    pub input_gate: GatePolicy,
+    /// Output gate policy (do-semantics §2).
+    pub output_gate: GatePolicy,
+    /// Which faults to inject.
+    pub faults: FaultPolicy,
+    /// Simulated time after which the run is stopped and reported as not settling.
+    pub time_limit_ms: u64,
+    /// Timed crashes are drawn inside `[1, chaos_window_ms]` of simulated time.
+    pub chaos_window_ms: u64,
+    /// Keep the runtime trace (needed for `trace_hash`; off only for raw speed).
+    pub record_trace: bool,
+}
+
+impl SimConfig {
+    /// Defaults, with the seed from `DOSIM_SEED` when set (else 0).
+    pub fn from_env() -> SimConfig {
+        let seed = std::env::var("DOSIM_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        SimConfig::new(seed)
+    }
+
+    /// Defaults for `seed`: both gates enforced, swarm faults, a one-hour simulated limit.
+    pub fn new(seed: u64) -> SimConfig {
+        SimConfig {
+            seed,
+            input_gate: GatePolicy::Enforced,
+            output_gate: GatePolicy::Enforced,
+            faults: FaultPolicy::Swarm,
+            time_limit_ms: 3_600_000,
+            chaos_window_ms: 300,
+            record_trace: true,
+        }
+    }
+
+    /// Sets the input gate policy.
+    pub fn input_gate(mut self, p: GatePolicy) -> Self {
+        self.input_gate = p;
+        self
+    }
+
+    /// Sets the output gate policy.
+    pub fn output_gate(mut self, p: GatePolicy) -> Self {
+        self.output_gate = p;
+        self
+    }
+
+    /// Sets the fault policy.
+    pub fn faults(mut self, f: FaultPolicy) -> Self {
+        self.faults = f;
+        self
+    }
+}

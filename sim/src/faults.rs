@@ -1,0 +1,180 @@
+//! The harness's own random decisions and the fault plan. Every draw (latency, crash
+//! points, fault rates) comes from a ChaCha stream seeded from the run seed, apart from
+//! madsim's task-order draws, so a seed fixes both; the plan is drawn per seed, swarm
+//! style: which faults are on, and how often, varies from seed to seed.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The harness's decision stream for one run.
+pub struct Decisions {
+    rng: ChaCha8Rng,
+    draws: u64,
+}
+
+impl Decisions {
+    /// A stream for `seed`; `stream` separates independent streams of the same seed.
+    pub fn new(seed: u64, stream: u64) -> Self {
+        Decisions {
+            rng: ChaCha8Rng::seed_from_u64(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            draws: 0,
+        }
+    }
+
+    /// True with probability `per_mille / 1000`.
+    pub fn chance(&mut self, per_mille: u32) -> bool {
+        if per_mille == 0 {
+            return false;
+        }
+        self.draws += 1;
+        self.rng.gen_range(0..1000) < per_mille
+    }
+
+    /// A uniform draw from `lo..=hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        self.draws += 1;
+        if lo >= hi {
+            lo
+        } else {
+            self.rng.gen_range(lo..=hi)
+        }
+    }
+
+    /// A uniform index below `n` (`n > 0`).
+    pub fn index(&mut self, n: usize) -> usize {
+        self.draws += 1;
+        self.rng.gen_range(0..n)
+    }
+
+    /// 64 random bits.
+    pub fn bits(&mut self) -> u64 {
+        self.draws += 1;
+        self.rng.gen()
+    }
+
+    /// How many draws were made (a cheap fingerprint of the run's decisions).
+    pub fn draws(&self) -> u64 {
+        self.draws
+    }
+}
+
+/// Which faults a run injects and how often. Rates are per mille.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FaultPlan {
+    /// Crashes at drawn times during the workload (hits idle objects and handlers
+    /// suspended at an await alike).
+    pub timed_crashes: u32,
+    /// Chance that an object crashes each time one of its handlers suspends at an await.
+    pub crash_at_await: u32,
+    /// Chance that an object crashes after a batch of writes and before its commit.
+    pub crash_before_commit: u32,
+}
+
+impl FaultPlan {
+    /// No faults at all.
+    pub const NONE: FaultPlan = FaultPlan {
+        timed_crashes: 0,
+        crash_at_await: 0,
+        crash_before_commit: 0,
+    };
+
+    /// Draws a plan for `seed`, swarm style: each fault is on for about half the seeds,
+    /// at a rate drawn from a small ladder.
+    pub fn swarm(seed: u64) -> FaultPlan {
+        let mut d = Decisions::new(seed, 0x5157_4152_4d00);
+        let rate = |d: &mut Decisions| {
+            if d.chance(500) {
+                [5, 20, 50, 150][d.index(4)]
+            } else {
+                0
+            }
+        };
+        let crash_at_await = rate(&mut d);
+        let crash_before_commit = rate(&mut d);
+        let timed_crashes = if d.chance(500) {
+            d.between(1, 4) as u32
+        } else {
+            0
+        };
+        FaultPlan {
+            timed_crashes,
+            crash_at_await,
+            crash_before_commit,
+        }
+    }
+
+    /// Whether the plan injects anything.
+    pub fn is_quiet(&self) -> bool {
+        *self == FaultPlan::NONE
+    }
+}
+
+impl fmt::Display for FaultPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_quiet() {
+            return f.write_str("none");
+        }
+        write!(
+            f,
+            "timed-crashes={} crash-at-await={}‰ crash-before-commit={}‰",
+            self.timed_crashes, self.crash_at_await, self.crash_before_commit
+        )
+    }
+}
+
+/// Where a run's fault plan comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum FaultPolicy {
+    /// Drawn from the seed (the default).
+    #[default]
+    Swarm,
+    /// No faults.
+    Off,
+    /// Exactly this plan, whatever the seed.
+    Fixed(FaultPlan),
+}
+
+impl FaultPolicy {
+    /// The plan this policy gives for `seed`.
+    pub fn plan(self, seed: u64) -> FaultPlan {
+        match self {
+            FaultPolicy::Swarm => FaultPlan::swarm(seed),
+            FaultPolicy::Off => FaultPlan::NONE,
+            FaultPolicy::Fixed(p) => p,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swarm_plans_vary_and_repeat() {
+        let plans: Vec<_> = (0..64).map(FaultPlan::swarm).collect();
+        assert_eq!(plans, (0..64).map(FaultPlan::swarm).collect::<Vec<_>>());
+        assert!(plans.iter().any(|p| p.is_quiet()));
+        assert!(plans.iter().any(|p| p.crash_before_commit > 0));
+        assert!(plans.iter().any(|p| p.timed_crashes > 0));
+    }
+
+    #[test]
+    fn decisions_repeat_for_a_seed() {
+        let a: Vec<u64> = {
+            let mut d = Decisions::new(9, 1);
+            (0..8).map(|_| d.bits()).collect()
+        };
+        let b: Vec<u64> = {
+            let mut d = Decisions::new(9, 1);
+            (0..8).map(|_| d.bits()).collect()
+        };
+        let c: Vec<u64> = {
+            let mut d = Decisions::new(9, 2);
+            (0..8).map(|_| d.bits()).collect()
+        };
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}

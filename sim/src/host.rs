@@ -1,0 +1,339 @@
+//! The object host: one per object id. Owns the live instance (at most one), its input
+//! gate, its database and its output gate; commits batches; crashes (drop the instance and
+//! every strand, roll back the open batch, fail callers with a reset error) and runs the
+//! model-independent checkers at each crash.
+
+use crate::config::GatePolicy;
+use crate::error::{Error, Result};
+use crate::gate::{InputGate, StrandId};
+use crate::storage::sqlite::{decode_json, key_text, SqliteStore};
+use crate::storage::Opened;
+use crate::world::World;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// The output gate's bookkeeping (do-semantics §2): batches are numbered per object;
+/// a reply waits until every batch written before it is durable.
+#[derive(Default)]
+pub(crate) struct OutputGate {
+    /// Highest committed batch.
+    pub durable: u64,
+    /// Highest batch holding a confirmed write.
+    pub last_written: u64,
+    /// Highest batch some delivered reply followed (for the durability checker).
+    pub acked: u64,
+    waiters: Vec<Waker>,
+}
+
+pub(crate) struct ObjectCore {
+    pub(crate) world: World,
+    pub(crate) label: String,
+    incarnation: Cell<u64>,
+    pub(crate) instance: RefCell<Option<Rc<dyn Any>>>,
+    pub(crate) gate: RefCell<InputGate>,
+    pub(crate) store: RefCell<SqliteStore>,
+    pub(crate) output: RefCell<OutputGate>,
+    live: RefCell<BTreeMap<StrandId, Waker>>,
+    reset_error: RefCell<Error>,
+    me: std::rc::Weak<ObjectCore>,
+}
+
+impl ObjectCore {
+    pub(crate) fn new(world: &World, label: String) -> Result<Rc<ObjectCore>> {
+        let store = SqliteStore::open()?;
+        let enforced = world.config().input_gate == GatePolicy::Enforced;
+        let core = Rc::new_cyclic(|me| ObjectCore {
+            world: world.clone(),
+            label,
+            incarnation: Cell::new(1),
+            instance: RefCell::new(None),
+            gate: RefCell::new(InputGate::new(enforced)),
+            store: RefCell::new(store),
+            output: RefCell::new(OutputGate::default()),
+            live: RefCell::new(BTreeMap::new()),
+            reset_error: RefCell::new(Error::reset("Durable Object reset.")),
+            me: me.clone(),
+        });
+        world.0.objects.borrow_mut().push(core.clone());
+        Ok(core)
+    }
+
+    /// Bumped at every crash: work of an older incarnation is dead.
+    pub(crate) fn incarnation(&self) -> u64 {
+        self.incarnation.get()
+    }
+
+    /// The error callers of a dead incarnation get.
+    pub(crate) fn reset_error(&self) -> Error {
+        self.reset_error.borrow().clone()
+    }
+
+    pub(crate) fn set_live(&self, strand: StrandId, waker: &Waker) {
+        let mut live = self.live.borrow_mut();
+        match live.get_mut(&strand) {
+            Some(w) => w.clone_from(waker),
+            None => {
+                live.insert(strand, waker.clone());
+            }
+        }
+    }
+
+    /// A strand ended (finished, dropped or killed).
+    pub(crate) fn forget(&self, strand: StrandId) {
+        self.live.borrow_mut().remove(&strand);
+        self.gate.borrow_mut().forget(strand);
+    }
+
+    /// Runs a write against the database; a write that opens a batch schedules its commit.
+    pub(crate) fn write<R: Opened>(
+        &self,
+        f: impl FnOnce(&mut SqliteStore) -> Result<R>,
+    ) -> Result<R> {
+        let (r, open) = {
+            let mut store = self.store.borrow_mut();
+            let r = f(&mut store)?;
+            (r, store.open_batch())
+        };
+        if let Some(no) = open {
+            self.output.borrow_mut().last_written = no;
+        }
+        if let Some(no) = r.opened() {
+            self.spawn_commit(no);
+        }
+        Ok(r)
+    }
+
+    /// The commit task: it yields one scheduler turn, so whatever else is ready now (other
+    /// events' writes included) may join the batch, then commits it (do-semantics §3.3).
+    fn spawn_commit(&self, batch: u64) {
+        let weak = self.me.clone();
+        let inc = self.incarnation();
+        madsim::task::spawn_local(async move {
+            crate::time::yield_now().await;
+            let Some(core) = weak.upgrade() else { return };
+            if core.incarnation() != inc {
+                return;
+            }
+            let p = core.world.fault_plan().crash_before_commit;
+            if core.world.decide().chance(p) {
+                core.crash(&format!(
+                    "injected: between the writes of batch #{batch} and its commit"
+                ));
+                return;
+            }
+            core.commit();
+        });
+    }
+
+    fn commit(&self) {
+        let batch = match self.store.borrow_mut().commit() {
+            Ok(Some(b)) => b,
+            Ok(None) => return,
+            Err(e) => {
+                self.world
+                    .violation("storage", format!("{}: COMMIT failed: {e}", self.label));
+                return;
+            }
+        };
+        self.world.stats().commits += 1;
+        let keys: Vec<String> = batch.writes.iter().map(|(k, _)| key_text(k)).collect();
+        self.world.trace(
+            &self.label,
+            format!(
+                "commit batch #{} ({} writes: {})",
+                batch.no,
+                keys.len(),
+                summarize(&keys)
+            ),
+        );
+        let mut out = self.output.borrow_mut();
+        out.durable = batch.no;
+        for w in out.waiters.drain(..) {
+            w.wake();
+        }
+    }
+
+    /// Waits until batch `needed` is durable; fails with the reset error if the object
+    /// crashes first.
+    pub(crate) fn wait_durable(self: &Rc<Self>, incarnation: u64, needed: u64) -> DurableWait {
+        DurableWait {
+            core: self.clone(),
+            incarnation,
+            needed,
+        }
+    }
+
+    /// Holds a reply until the writes before it are durable (or lets it go at once when
+    /// the output gate is disabled). Records what the delivered reply acknowledged.
+    pub(crate) async fn release_reply(self: &Rc<Self>, incarnation: u64, what: &str) -> Result<()> {
+        let needed = self.output.borrow().last_written;
+        let enforced = self.world.config().output_gate == GatePolicy::Enforced;
+        if enforced && self.output.borrow().durable < needed {
+            self.world.stats().held_responses += 1;
+            self.world.trace(
+                &self.label,
+                format!("output gate holds {what} until batch #{needed} is durable"),
+            );
+            self.wait_durable(incarnation, needed).await?;
+        } else if self.incarnation() != incarnation {
+            return Err(self.reset_error());
+        }
+        let mut out = self.output.borrow_mut();
+        out.acked = out.acked.max(needed);
+        Ok(())
+    }
+
+    /// Crash: the instance and all its in-flight work are dropped, the open batch is
+    /// rolled back, and everyone waiting on this incarnation is woken to fail.
+    pub(crate) fn crash(&self, reason: &str) {
+        self.reset(
+            reason,
+            Error::reset(format!("Durable Object reset: {reason} (simulated crash).")),
+        );
+    }
+
+    /// Resets the object with the error its callers will see.
+    pub(crate) fn reset(&self, reason: &str, error: Error) {
+        let had_instance = self.instance.borrow().is_some();
+        let lost = self.store.borrow_mut().rollback();
+        let strands = self.live.borrow().len();
+        self.incarnation.set(self.incarnation.get() + 1);
+        *self.reset_error.borrow_mut() = error;
+        self.world.stats().crashes += 1;
+        let lost_text = match &lost {
+            Some(b) => format!("; batch #{} ({} writes) rolled back", b.no, b.writes.len()),
+            None => String::new(),
+        };
+        let what = if had_instance {
+            "instance dropped"
+        } else {
+            "nothing in memory"
+        };
+        self.world.trace(
+            &self.label,
+            format!("CRASH {reason}: {what}, {strands} strands killed{lost_text}"),
+        );
+        self.check_after_crash();
+        let instance = self.instance.borrow_mut().take();
+        drop(instance);
+        let mut wakers: Vec<Waker> = self.gate.borrow_mut().reset();
+        wakers.extend(std::mem::take(&mut *self.live.borrow_mut()).into_values());
+        {
+            let mut out = self.output.borrow_mut();
+            wakers.append(&mut out.waiters);
+            out.last_written = out.durable;
+        }
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Durability and coalescing, checked against what survived the crash.
+    fn check_after_crash(&self) {
+        let mut out = self.output.borrow_mut();
+        if out.acked > out.durable {
+            self.world.violation(
+                "output-gate",
+                format!(
+                    "{}: a reply acknowledged writes of batch #{}, but the crash left only batches up to #{} durable",
+                    self.label, out.acked, out.durable
+                ),
+            );
+            out.acked = out.durable;
+        }
+        drop(out);
+        self.check_coalescing("after crash");
+    }
+
+    /// The database holds exactly the committed batches: never part of one.
+    pub(crate) fn check_coalescing(&self, when: &str) {
+        let store = self.store.borrow();
+        if store.open_batch().is_some() {
+            return;
+        }
+        match store.kv_rows() {
+            Ok(rows) if &rows == store.shadow() => {}
+            Ok(rows) => {
+                let diff: Vec<String> = rows
+                    .keys()
+                    .chain(store.shadow().keys())
+                    .filter(|k| rows.get(*k) != store.shadow().get(*k))
+                    .map(|k| key_text(k))
+                    .collect();
+                self.world.violation(
+                    "coalescing",
+                    format!("{} {when}: durable state is not a whole number of committed batches (keys differ: {})", self.label, summarize(&diff)),
+                );
+            }
+            Err(e) => self.world.violation(
+                "storage",
+                format!("{}: reading durable state failed: {e}", self.label),
+            ),
+        }
+    }
+
+    /// Committed KV state, as JSON values.
+    pub(crate) fn durable_kv(&self) -> BTreeMap<String, serde_json::Value> {
+        self.store
+            .borrow()
+            .shadow()
+            .iter()
+            .map(|(k, v)| (key_text(k), decode_json(v)))
+            .collect()
+    }
+
+    /// Whether a batch is still waiting for its commit.
+    pub(crate) fn has_open_batch(&self) -> bool {
+        self.store.borrow().open_batch().is_some()
+    }
+
+    pub(crate) fn teardown(&self) {
+        let instance = self.instance.borrow_mut().take();
+        drop(instance);
+        self.live.borrow_mut().clear();
+        self.output.borrow_mut().waiters.clear();
+        let _ = self.gate.borrow_mut().reset();
+    }
+}
+
+/// Future of [`ObjectCore::wait_durable`].
+pub(crate) struct DurableWait {
+    core: Rc<ObjectCore>,
+    incarnation: u64,
+    needed: u64,
+}
+
+impl Future for DurableWait {
+    type Output = Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.core.incarnation() != self.incarnation {
+            return Poll::Ready(Err(self.core.reset_error()));
+        }
+        let mut out = self.core.output.borrow_mut();
+        if out.durable >= self.needed {
+            return Poll::Ready(Ok(()));
+        }
+        out.waiters.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// A short list for trace lines: the first few items, then a count.
+pub(crate) fn summarize(items: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let mut s = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        s.push_str(&format!(", … {} more", items.len() - SHOWN));
+    }
+    s
+}

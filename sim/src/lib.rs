@@ -1,0 +1,56 @@
+//! The simulated Durable Object runtime of dosim: it runs object code under a seeded
+//! scheduler and clock, with the input gate, output gate and write coalescing of the real
+//! runtime, injects crashes drawn from the seed, and records everything it does.
+//!
+//! Module map:
+//!
+//! | module        | owns                                                              |
+//! |---------------|-------------------------------------------------------------------|
+//! | [`run`]       | one run: fresh thread and madsim runtime, chaos, settling, report |
+//! | [`world`]     | the run's shared state: clock, decisions, objects, history, trace |
+//! | [`config`]    | seed, gate policies (the tester's switches), faults, limits       |
+//! | [`faults`]    | the decision stream and the per-seed fault plan                   |
+//! | [`namespace`] | namespaces, ids, stubs and call delivery                          |
+//! | [`object`]    | the `DurableObject` trait, `State` (`ctx`) and `Env`              |
+//! | [`client`]    | simulated callers and the call history                            |
+//! | [`storage`]   | the storage API and the per-object SQLite database                |
+//! | [`gate`]      | the input gate's bookkeeping                                      |
+//! | [`strand`]    | strands: turns, the gate on each, critical sections, panics       |
+//! | `host`        | the object host: instance, commits, output gate, crash, checkers  |
+//! | [`trace`]     | history entries, trace lines, `trace_hash`                        |
+//! | [`report`]    | what a run leaves: violations, durable state, counters            |
+//! | [`time`]      | simulated milliseconds, durations, one-turn yields                |
+//! | [`error`]     | errors with workerd's texts and flags                             |
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod faults;
+pub mod gate;
+mod host;
+pub mod namespace;
+pub mod object;
+pub mod report;
+pub mod run;
+pub mod storage;
+pub mod strand;
+pub mod time;
+pub mod trace;
+pub mod world;
+
+pub use client::Client;
+pub use config::{GatePolicy, SimConfig};
+pub use error::{Error, ErrorKind, Result};
+pub use faults::{FaultPlan, FaultPolicy};
+pub use namespace::{Namespace, ObjectId, Stub};
+pub use object::{DurableObject, Env, State};
+pub use report::{RunReport, Stats, Violation};
+pub use run::run;
+pub use storage::{ListOptions, Storage, StorageOp};
+pub use strand::CriticalSection;
+pub use time::SimTime;
+pub use trace::{Completion, Op, TraceLine};
+pub use world::World;
+
+/// `#[async_trait(?Send)]` for `impl DurableObject` blocks.
+pub use async_trait::async_trait;

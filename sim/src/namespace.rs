@@ -1,0 +1,242 @@
+//! Namespaces, object ids and stubs (do-semantics §7). A namespace hosts objects of one
+//! class; `id_from_name` is a pure function of the namespace and name, `new_unique_id` a
+//! draw from the run's stream; a stub call crosses a simulated network both ways.
+
+use crate::error::{Error, Result};
+use crate::host::ObjectCore;
+use crate::object::{DurableObject, Env, State};
+use crate::strand::{checkpoint, Strand};
+use crate::trace::Fnv64;
+use crate::world::World;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// An object id: 64 hex digits, like the real runtime's.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectId {
+    hex: String,
+    name: Option<String>,
+}
+
+impl ObjectId {
+    /// The id as 64 hex digits (`id.toString()`).
+    pub fn hex(&self) -> &str {
+        &self.hex
+    }
+
+    /// The name it was derived from, for ids made by `id_from_name`.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.hex)
+    }
+}
+
+/// A namespace (a Durable Object binding) of class `O`.
+pub struct Namespace<O> {
+    inner: Rc<NamespaceInner>,
+    _class: PhantomData<fn() -> O>,
+}
+
+impl<O> Clone for Namespace<O> {
+    fn clone(&self) -> Self {
+        Namespace {
+            inner: self.inner.clone(),
+            _class: PhantomData,
+        }
+    }
+}
+
+struct NamespaceInner {
+    world: World,
+    binding: String,
+    hosts: RefCell<BTreeMap<String, Rc<ObjectCore>>>,
+}
+
+impl<O: DurableObject> Namespace<O> {
+    /// The namespace bound as `binding`, created on first use.
+    pub fn register(world: &World, binding: &str) -> Namespace<O> {
+        if let Some(ns) = Self::lookup(world, binding) {
+            return ns;
+        }
+        let inner = Rc::new(NamespaceInner {
+            world: world.clone(),
+            binding: binding.to_owned(),
+            hosts: RefCell::default(),
+        });
+        let typed: Rc<Namespace<O>> = Rc::new(Namespace {
+            inner,
+            _class: PhantomData,
+        });
+        world
+            .0
+            .namespaces
+            .borrow_mut()
+            .insert(binding.to_owned(), typed.clone());
+        (*typed).clone()
+    }
+
+    pub(crate) fn lookup(world: &World, binding: &str) -> Option<Namespace<O>> {
+        let any = world.0.namespaces.borrow().get(binding).cloned()?;
+        any.downcast::<Namespace<O>>().ok().map(|ns| (*ns).clone())
+    }
+
+    /// The binding name.
+    pub fn binding(&self) -> &str {
+        &self.inner.binding
+    }
+
+    /// `idFromName(name)`: the same name always gives the same id.
+    pub fn id_from_name(&self, name: &str) -> ObjectId {
+        let mut hex = String::with_capacity(64);
+        for salt in 0u8..4 {
+            let mut h = Fnv64::default();
+            h.write(&[salt]);
+            h.write(self.inner.binding.as_bytes());
+            h.write(&[0]);
+            h.write(name.as_bytes());
+            hex.push_str(&format!("{:016x}", h.finish()));
+        }
+        ObjectId {
+            hex,
+            name: Some(name.to_owned()),
+        }
+    }
+
+    /// `newUniqueId()`: a fresh id drawn from the run's stream.
+    pub fn new_unique_id(&self) -> ObjectId {
+        let mut d = self.inner.world.decide();
+        let hex = (0..4).map(|_| format!("{:016x}", d.bits())).collect();
+        ObjectId { hex, name: None }
+    }
+
+    /// `get(id)`: a stub. Creating it does not construct the object.
+    pub fn get(&self, id: &ObjectId) -> Stub<O> {
+        Stub {
+            ns: self.clone(),
+            id: id.clone(),
+        }
+    }
+
+    fn host(&self, id: &ObjectId) -> Result<Rc<ObjectCore>> {
+        if let Some(core) = self.inner.hosts.borrow().get(&id.hex) {
+            return Ok(core.clone());
+        }
+        let label = match id.name() {
+            Some(n) if n.len() <= 24 && !n.contains(char::is_whitespace) => {
+                format!("{}:{n}", self.inner.binding)
+            }
+            _ => format!("{}:#{}", self.inner.binding, &id.hex[..8]),
+        };
+        let core = ObjectCore::new(&self.inner.world, label)?;
+        self.inner
+            .hosts
+            .borrow_mut()
+            .insert(id.hex.clone(), core.clone());
+        Ok(core)
+    }
+}
+
+/// A stub: calls one object of class `O`.
+pub struct Stub<O> {
+    ns: Namespace<O>,
+    id: ObjectId,
+}
+
+impl<O> Clone for Stub<O> {
+    fn clone(&self) -> Self {
+        Stub {
+            ns: self.ns.clone(),
+            id: self.id.clone(),
+        }
+    }
+}
+
+/// One-way network latency of a stub call, drawn per call (whole milliseconds).
+const LATENCY_MS: (u64, u64) = (1, 3);
+
+impl<O: DurableObject> Stub<O> {
+    /// The id this stub calls.
+    pub fn id(&self) -> &ObjectId {
+        &self.id
+    }
+
+    /// The label the trace and history use for the target object.
+    pub fn label(&self) -> String {
+        self.ns
+            .host(&self.id)
+            .map(|c| c.label.clone())
+            .unwrap_or_else(|_| self.id.hex.clone())
+    }
+
+    /// Calls the object: latency, delivery through the input gate, the handler, the
+    /// output gate, latency back.
+    pub async fn call(&self, request: O::Request) -> Result<O::Response> {
+        self.call_as(request, "request".into()).await
+    }
+
+    pub(crate) async fn call_as(&self, request: O::Request, what: String) -> Result<O::Response> {
+        let world = self.ns.inner.world.clone();
+        let core = self.ns.host(&self.id)?;
+        let there = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
+        world.sleep(Duration::from_millis(there)).await;
+        let result = deliver::<O>(&core, &self.id, request, what).await;
+        let back = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
+        world.sleep(Duration::from_millis(back)).await;
+        result
+    }
+}
+
+/// Runs one call inside the object and holds its answer (value or error) at the output
+/// gate until the writes made before it are durable.
+async fn deliver<O: DurableObject>(
+    core: &Rc<ObjectCore>,
+    id: &ObjectId,
+    request: O::Request,
+    what: String,
+) -> Result<O::Response> {
+    let world = core.world.clone();
+    let strand_id = world.next_strand();
+    let incarnation = core.incarnation();
+    let body_core = core.clone();
+    let id = id.clone();
+    let body = async move {
+        let object = instance::<O>(&body_core, &id)?;
+        checkpoint(&body_core).await;
+        object.call(request).await
+    };
+    let result = Strand::new(core.clone(), strand_id, what.clone(), Box::pin(body)).await;
+    if core.incarnation() != incarnation {
+        return Err(core.reset_error());
+    }
+    core.release_reply(incarnation, &format!("the reply to s{strand_id} ({what})"))
+        .await?;
+    result.map_err(Error::into_remote)
+}
+
+/// The live instance, constructed first if the object is not in memory.
+fn instance<O: DurableObject>(core: &Rc<ObjectCore>, id: &ObjectId) -> Result<Rc<O>> {
+    let existing = core.instance.borrow().clone();
+    if let Some(any) = existing {
+        return any
+            .downcast::<O>()
+            .map_err(|_| Error::usage("dosim: two classes bound to one object id"));
+    }
+    core.world.stats().constructions += 1;
+    core.world.trace(
+        &core.label,
+        format!("construct (incarnation {})", core.incarnation()),
+    );
+    let state = State::new(core, id.clone());
+    let object = Rc::new(O::new(state, Env::new(&core.world)));
+    *core.instance.borrow_mut() = Some(object.clone());
+    Ok(object)
+}

@@ -1,0 +1,114 @@
+//! What object code sees: the [`DurableObject`] trait, and [`State`] (`ctx`) with its
+//! storage, id, clock, timers and critical sections; [`Env`] gives stubs to namespaces.
+
+use crate::error::Result;
+use crate::host::ObjectCore;
+use crate::namespace::{Namespace, ObjectId};
+use crate::storage::Storage;
+use crate::strand::{block_concurrency_while, CriticalSection};
+use crate::time::SimTime;
+use crate::world::World;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+use std::future::Future;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+/// A Durable Object class. Handlers take `&self`: keep in-memory state in `Cell`s and
+/// `RefCell`s, as with the `worker` crate. Every call is a strand that enters through
+/// the input gate; its reply leaves through the output gate.
+#[async_trait::async_trait(?Send)]
+pub trait DurableObject: Sized + 'static {
+    /// An RPC call to the object.
+    type Request: Serialize + DeserializeOwned + Debug + 'static;
+    /// Its answer.
+    type Response: Serialize + DeserializeOwned + Debug + 'static;
+
+    /// The constructor: runs on the first event after every (re)start, under the input
+    /// gate. A `block_concurrency_while` started here delays every event until it is done.
+    fn new(state: State, env: Env) -> Self;
+
+    /// Handles one call.
+    async fn call(&self, request: Self::Request) -> Result<Self::Response>;
+}
+
+/// `ctx`: the object's handle on the runtime, for one instance (one incarnation).
+#[derive(Clone)]
+pub struct State {
+    core: Weak<ObjectCore>,
+    world: World,
+    id: ObjectId,
+    storage: Storage,
+}
+
+impl State {
+    pub(crate) fn new(core: &Rc<ObjectCore>, id: ObjectId) -> State {
+        State {
+            core: Rc::downgrade(core),
+            world: core.world.clone(),
+            id,
+            storage: Storage::new(core),
+        }
+    }
+
+    /// `ctx.id`.
+    pub fn id(&self) -> &ObjectId {
+        &self.id
+    }
+
+    /// `ctx.storage`.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// `Date.now()`: the simulated time of the event being handled. It moves only when an
+    /// event is delivered, never during a turn.
+    pub fn now(&self) -> SimTime {
+        self.world.now()
+    }
+
+    /// A timer (`setTimeout`/`scheduler.wait`): not a storage wait, so other events may
+    /// enter the object before it fires; the continuation then waits for the gate.
+    pub fn sleep(&self, d: Duration) -> impl Future<Output = ()> + 'static {
+        self.world.sleep(d)
+    }
+
+    /// `ctx.blockConcurrencyWhile(callback)`: starts `body` at once as a critical
+    /// section. Until it settles no other event enters; if it fails, the object resets.
+    /// Awaiting the result is optional (a constructor usually does not).
+    pub fn block_concurrency_while<T, F>(&self, body: F) -> CriticalSection<T>
+    where
+        T: 'static,
+        F: Future<Output = Result<T>> + 'static,
+    {
+        match self.core.upgrade() {
+            Some(core) => block_concurrency_while(&core, Box::pin(body)),
+            None => block_concurrency_while_dead(),
+        }
+    }
+}
+
+fn block_concurrency_while_dead<T: 'static>() -> CriticalSection<T> {
+    // The object is gone (end of run): a section that never opens fails like stale storage.
+    CriticalSection::failed(crate::error::Error::stale_storage())
+}
+
+/// `env`: bindings to namespaces.
+#[derive(Clone)]
+pub struct Env {
+    world: World,
+}
+
+impl Env {
+    pub(crate) fn new(world: &World) -> Env {
+        Env {
+            world: world.clone(),
+        }
+    }
+
+    /// The namespace bound as `binding` (it must have been registered by the scenario).
+    pub fn namespace<O: DurableObject>(&self, binding: &str) -> Option<Namespace<O>> {
+        Namespace::lookup(&self.world, binding)
+    }
+}

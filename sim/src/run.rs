@@ -1,0 +1,185 @@
+//! One run from seed to report: a fresh OS thread (std's `HashMap` seeds are per thread,
+//! so only a fresh thread repeats them), a fresh madsim runtime seeded with the run seed,
+//! the workload, the chaos task that injects the plan's timed crashes, a settling phase,
+//! and the final checks. Deadlocks and time-outs become findings, not hangs.
+
+use crate::config::SimConfig;
+use crate::report::{RunReport, Violation};
+use crate::strand::panic_text;
+use crate::time::SimTime;
+use crate::trace::render_trace;
+use crate::world::World;
+use std::cell::RefCell;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Once;
+use std::time::Duration;
+
+/// Name of the threads runs execute on (the panic hook keeps them quiet).
+const RUN_THREAD: &str = "dosim-run";
+
+/// Runs `workload` under `config` and reports what happened.
+pub fn run<W, F>(config: SimConfig, workload: W) -> RunReport
+where
+    W: FnOnce(World) -> F + Send + 'static,
+    F: Future<Output = ()> + 'static,
+{
+    quiet_panics_on_run_threads();
+    let seed = config.seed;
+    let plan = config.faults.plan(seed);
+    let joined = std::thread::Builder::new()
+        .name(RUN_THREAD.into())
+        .spawn(move || run_on_this_thread(config, workload))
+        .map_err(|e| format!("could not start a run thread: {e}"))
+        .and_then(|h| h.join().map_err(|p| panic_text(p.as_ref())));
+    joined.unwrap_or_else(|msg| {
+        let mut r = RunReport {
+            seed,
+            faults: plan,
+            history: Vec::new(),
+            trace: Vec::new(),
+            trace_hash: String::new(),
+            violations: Vec::new(),
+            durable: Default::default(),
+            stats: Default::default(),
+            sim_time: SimTime(0),
+        };
+        r.violations.push(Violation {
+            checker: "harness".into(),
+            message: format!("dosim itself failed: {msg}"),
+            at: SimTime(0),
+        });
+        r
+    })
+}
+
+fn run_on_this_thread<W, F>(config: SimConfig, workload: W) -> RunReport
+where
+    W: FnOnce(World) -> F,
+    F: Future<Output = ()> + 'static,
+{
+    let limit = Duration::from_millis(config.time_limit_ms);
+    let mut rt =
+        madsim::runtime::Runtime::with_seed_and_config(config.seed, madsim::Config::default());
+    rt.set_time_limit(limit);
+    let slot: Rc<RefCell<Option<World>>> = Rc::default();
+    let keep = slot.clone();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(async move {
+            let world = World::new(config);
+            *keep.borrow_mut() = Some(world.clone());
+            world.trace(
+                "world",
+                format!("seed {} faults: {}", world.seed(), world.fault_plan()),
+            );
+            spawn_chaos(&world);
+            workload(world.clone()).await;
+            settle(&world).await;
+        })
+    }));
+    let world = slot
+        .borrow_mut()
+        .take()
+        .expect("the world is created first thing in the run");
+    if let Err(payload) = outcome {
+        let msg = panic_text(payload.as_ref());
+        if msg.contains("no events, all tasks will block forever") {
+            world.violation(
+                "liveness",
+                "deadlock: every task is blocked and no timer is pending",
+            );
+        } else if msg.contains("time limit exceeded") {
+            world.violation(
+                "liveness",
+                format!(
+                    "the run did not finish within {} ms of simulated time",
+                    limit.as_millis()
+                ),
+            );
+        } else {
+            world.violation("harness", format!("the workload or dosim panicked: {msg}"));
+        }
+    }
+    let report = finish(&world);
+    world.teardown();
+    drop(world);
+    drop(rt);
+    report
+}
+
+/// Crashes drawn by the fault plan, at drawn times inside the chaos window.
+fn spawn_chaos(world: &World) {
+    let n = world.fault_plan().timed_crashes;
+    if n == 0 {
+        return;
+    }
+    let window = world.config().chaos_window_ms;
+    let mut times: Vec<u64> = (0..n).map(|_| world.decide().between(1, window)).collect();
+    times.sort_unstable();
+    let w = world.clone();
+    world.spawn(async move {
+        for t in times {
+            w.sleep_until(SimTime(t)).await;
+            let objects = w.objects();
+            if objects.is_empty() {
+                continue;
+            }
+            let pick = w.decide().index(objects.len());
+            w.crash(&objects[pick], "injected: timed crash");
+        }
+    });
+}
+
+/// Lets open batches commit after the workload, within a bounded number of turns.
+async fn settle(world: &World) {
+    for _ in 0..1000 {
+        let busy = world.0.objects.borrow().iter().any(|o| o.has_open_batch());
+        if !busy {
+            return;
+        }
+        world.sleep(Duration::from_millis(1)).await;
+    }
+    world.violation(
+        "liveness",
+        "batches still uncommitted 1000 ms after the workload ended",
+    );
+}
+
+fn finish(world: &World) -> RunReport {
+    let objects = world.0.objects.borrow().clone();
+    for o in &objects {
+        o.check_coalescing("at the end of the run");
+    }
+    let durable = objects
+        .iter()
+        .map(|o| (o.label.clone(), o.durable_kv()))
+        .collect();
+    let trace = std::mem::take(&mut *world.0.trace.borrow_mut());
+    let (_, trace_hash) = render_trace(&trace);
+    RunReport {
+        seed: world.seed(),
+        faults: world.fault_plan(),
+        history: std::mem::take(&mut *world.0.history.borrow_mut()),
+        trace,
+        trace_hash,
+        violations: std::mem::take(&mut *world.0.violations.borrow_mut()),
+        durable,
+        stats: world.stats().clone(),
+        sim_time: world.now(),
+    }
+}
+
+/// Panics inside runs are findings, caught and reported; keep the default hook from
+/// printing them a second time. Panics anywhere else print as usual.
+fn quiet_panics_on_run_threads() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() != Some(RUN_THREAD) {
+                default(info);
+            }
+        }));
+    });
+}

@@ -1,0 +1,124 @@
+//! Simulated time in whole milliseconds. The world clock moves only when one of dosim's
+//! timers fires (madsim jumps straight to it), so an object's `now()` changes only when an
+//! event is delivered (do-semantics §8) and never picks up madsim's per-poll creep.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A point on the simulated clock, in milliseconds since the run began.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub struct SimTime(pub u64);
+
+impl SimTime {
+    /// Milliseconds since the start of the run.
+    pub fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// This time plus `d`, rounded up to whole milliseconds.
+    pub fn after(self, d: Duration) -> SimTime {
+        SimTime(self.0 + millis_ceil(d))
+    }
+}
+
+impl fmt::Display for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}ms", self.0)
+    }
+}
+
+/// Whole milliseconds of `d`, rounded up (madsim never sleeps less than 1 ms anyway).
+pub fn millis_ceil(d: Duration) -> u64 {
+    let ms = d.as_millis() as u64;
+    if Duration::from_millis(ms) < d {
+        ms + 1
+    } else {
+        ms
+    }
+}
+
+/// Parses `500ms`, `30s`, `10m`, `2h` (or a bare number of seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: u64 = num.parse().map_err(|_| {
+        format!("malformed duration {text:?}: expected a number and a unit, like 30s, 10m or 500ms")
+    })?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" | "min" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => {
+            return Err(format!(
+                "malformed duration {text:?}: unknown unit {unit:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    Ok(d)
+}
+
+/// A future that is pending exactly once: the task goes back to the scheduler's ready
+/// queue, so everything else ready at this instant may run first (one scheduler turn).
+#[derive(Default)]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            Poll::Ready(())
+        } else {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Yields one scheduler turn.
+pub fn yield_now() -> YieldNow {
+    YieldNow::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn millis_round_up() {
+        assert_eq!(millis_ceil(Duration::from_micros(10)), 1);
+        assert_eq!(millis_ceil(Duration::from_millis(3)), 3);
+    }
+}

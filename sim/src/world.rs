@@ -1,0 +1,200 @@
+//! The world of one run: the simulated clock, the harness's decision stream, the fault
+//! plan, every object host, the history and the trace. Shared by everything in the run
+//! through a cheap `Rc` handle; a run lives on one thread, so nothing here is `Send`.
+
+use crate::config::SimConfig;
+use crate::faults::{Decisions, FaultPlan};
+use crate::host::ObjectCore;
+use crate::report::{Stats, Violation};
+use crate::time::SimTime;
+use crate::trace::{Completion, Op, TraceLine};
+use std::any::Any;
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Handle to the world of the current run.
+#[derive(Clone)]
+pub struct World(pub(crate) Rc<WorldInner>);
+
+pub(crate) struct WorldInner {
+    pub(crate) config: SimConfig,
+    pub(crate) plan: FaultPlan,
+    start: madsim::time::Instant,
+    clock: Cell<u64>,
+    decisions: RefCell<Decisions>,
+    pub(crate) trace: RefCell<Vec<TraceLine>>,
+    pub(crate) history: RefCell<Vec<Op>>,
+    pub(crate) violations: RefCell<Vec<Violation>>,
+    pub(crate) objects: RefCell<Vec<Rc<ObjectCore>>>,
+    pub(crate) namespaces: RefCell<BTreeMap<String, Rc<dyn Any>>>,
+    pub(crate) stats: RefCell<Stats>,
+    next_strand: Cell<u64>,
+}
+
+/// At most this many violations of one checker are kept; the rest are counted.
+const MAX_VIOLATIONS_PER_CHECKER: usize = 20;
+
+impl World {
+    pub(crate) fn new(config: SimConfig) -> World {
+        let plan = config.faults.plan(config.seed);
+        World(Rc::new(WorldInner {
+            plan,
+            start: madsim::time::Instant::now(),
+            clock: Cell::new(0),
+            decisions: RefCell::new(Decisions::new(config.seed, 1)),
+            trace: RefCell::new(Vec::new()),
+            history: RefCell::new(Vec::new()),
+            violations: RefCell::new(Vec::new()),
+            objects: RefCell::new(Vec::new()),
+            namespaces: RefCell::new(BTreeMap::new()),
+            stats: RefCell::new(Stats::default()),
+            next_strand: Cell::new(1),
+            config,
+        }))
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.0.config.seed
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &SimConfig {
+        &self.0.config
+    }
+
+    /// The fault plan in force.
+    pub fn fault_plan(&self) -> FaultPlan {
+        self.0.plan
+    }
+
+    /// The simulated time of the event being delivered.
+    pub fn now(&self) -> SimTime {
+        SimTime(self.0.clock.get())
+    }
+
+    /// Sleeps `d` of simulated time (rounded up to whole ms). Outside an object this is
+    /// plain waiting; inside one, the strand wrapper makes the wake-up wait for the gate.
+    pub fn sleep(&self, d: Duration) -> impl Future<Output = ()> + 'static {
+        let deadline = self.now().after(d);
+        self.sleep_until(deadline)
+    }
+
+    /// Sleeps until `deadline` on the simulated clock.
+    pub fn sleep_until(&self, deadline: SimTime) -> impl Future<Output = ()> + 'static {
+        let world = self.clone();
+        async move {
+            let at = world.0.start + Duration::from_millis(deadline.0);
+            madsim::time::sleep_until(at).await;
+            let c = &world.0.clock;
+            c.set(c.get().max(deadline.0));
+        }
+    }
+
+    /// The harness's decision stream.
+    pub fn decide(&self) -> RefMut<'_, Decisions> {
+        self.0.decisions.borrow_mut()
+    }
+
+    /// Appends a line to the runtime trace.
+    pub fn trace(&self, actor: &str, what: impl Into<String>) {
+        if self.0.config.record_trace {
+            self.0.trace.borrow_mut().push(TraceLine {
+                at: self.now(),
+                actor: actor.to_owned(),
+                what: what.into(),
+            });
+        }
+    }
+
+    /// Records that a checker found a violation.
+    pub fn violation(&self, checker: &str, message: impl Into<String>) {
+        let message = message.into();
+        self.trace("world", format!("VIOLATION {checker}: {message}"));
+        let mut v = self.0.violations.borrow_mut();
+        let n = v.iter().filter(|x| x.checker == checker).count();
+        if n < MAX_VIOLATIONS_PER_CHECKER {
+            v.push(Violation {
+                checker: checker.to_owned(),
+                message,
+                at: self.now(),
+            });
+        }
+    }
+
+    /// Counters of what the run did.
+    pub fn stats(&self) -> RefMut<'_, Stats> {
+        self.0.stats.borrow_mut()
+    }
+
+    pub(crate) fn next_strand(&self) -> u64 {
+        let s = self.0.next_strand.get();
+        self.0.next_strand.set(s + 1);
+        s
+    }
+
+    pub(crate) fn invoke(&self, client: usize, object: &str, request: serde_json::Value) -> usize {
+        let mut h = self.0.history.borrow_mut();
+        let index = h.len();
+        h.push(Op {
+            index,
+            client,
+            object: object.to_owned(),
+            request,
+            invoked_at: self.now(),
+            completed_at: None,
+            completion: Completion::Pending,
+        });
+        index
+    }
+
+    pub(crate) fn complete(&self, index: usize, completion: Completion) {
+        let mut h = self.0.history.borrow_mut();
+        h[index].completed_at = Some(self.now());
+        h[index].completion = completion;
+    }
+
+    /// Every object created so far, in creation order (labels).
+    pub fn objects(&self) -> Vec<String> {
+        self.0
+            .objects
+            .borrow()
+            .iter()
+            .map(|o| o.label.clone())
+            .collect()
+    }
+
+    /// Crashes the object with this label now (no effect if it is not in memory).
+    pub fn crash(&self, label: &str, reason: &str) {
+        let target = self
+            .0
+            .objects
+            .borrow()
+            .iter()
+            .find(|o| o.label == label)
+            .cloned();
+        if let Some(core) = target {
+            core.crash(reason);
+        }
+    }
+
+    /// Spawns a task in the run (not inside any object).
+    pub fn spawn<F: Future + 'static>(&self, fut: F) -> madsim::task::JoinHandle<F::Output>
+    where
+        F::Output: 'static,
+    {
+        madsim::task::spawn_local(fut)
+    }
+
+    /// Breaks the reference cycles between the world and its objects at the end of a run.
+    pub(crate) fn teardown(&self) {
+        for o in self.0.objects.borrow().iter() {
+            o.teardown();
+        }
+        self.0.objects.borrow_mut().clear();
+        self.0.namespaces.borrow_mut().clear();
+    }
+}

@@ -1,0 +1,5 @@
+//! The `dosim` command.
+
+fn main() {
+    std::process::exit(dosim::cli::main());
+}
