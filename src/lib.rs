@@ -44,7 +44,7 @@
 //! #     async fn call(&self, add: u64) -> Result<u64> {
 //! #         let s = self.state.storage();
 //! #         let total = s.get::<u64>("total").await?.unwrap_or(0) + add;
-//! #         let _ = s.put("total", &total);
+//! #         s.put("total", &total);
 //! #         Ok(total)
 //! #     }
 //! # }

@@ -38,7 +38,7 @@ impl DurableObject for Counter {
         let value = Rc::new(Cell::new(0));
         let (slot, storage) = (value.clone(), state.storage().clone());
         // Not awaited: the critical section itself keeps every event out until it is done.
-        let _ = state.block_concurrency_while(async move {
+        state.block_concurrency_while(async move {
             slot.set(storage.get::<u64>("value").await?.unwrap_or(0));
             Ok(())
         });
@@ -50,7 +50,7 @@ impl DurableObject for Counter {
             CounterCall::Increment => {
                 self.value.set(self.value.get() + 1);
                 // Not awaited, on purpose: the output gate protects the reply.
-                let _ = self.state.storage().put("value", &self.value.get());
+                self.state.storage().put("value", &self.value.get());
                 Ok(self.value.get())
             }
         }

@@ -45,7 +45,7 @@ impl DurableObject for SafeCounter {
         match request {
             SafeCounterCall::GetUniqueNumber => storage.put("counter", &(val + 1)).await?,
             SafeCounterCall::Increment => {
-                let _ = storage.put("counter", &(val + 1));
+                storage.put("counter", &(val + 1));
             }
         }
         Ok(val)

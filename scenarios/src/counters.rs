@@ -116,7 +116,7 @@ impl Scenario for CounterScenario {
     }
 
     fn configure(&self, mut config: SimConfig) -> SimConfig {
-        config.chaos_window_ms = 120;
+        config.chaos_window_ms = 50;
         config
     }
 

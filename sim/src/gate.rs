@@ -89,6 +89,10 @@ impl InputGate {
         if let Some((other, _)) = self.holds.iter().find(|(s, _)| *s != strand) {
             return Some(Blocker::Storage(*other));
         }
+        if !self.holds.is_empty() {
+            // The holder's own continuation goes ahead of the queue (it owns the lock).
+            return None;
+        }
         match self.waiters.front() {
             Some((first, _)) if *first != strand => Some(Blocker::Queue(*first)),
             _ => None,
@@ -142,13 +146,14 @@ impl InputGate {
         self.wake_next();
     }
 
-    /// Opens a critical section run by `strand`, called from `parent`.
-    pub fn open_section(&mut self, strand: StrandId, parent: Option<StrandId>) -> Result<(), ()> {
+    /// Opens a critical section run by `strand`, called from `parent`; `false` when the
+    /// nesting limit is reached (nothing is opened then).
+    pub fn open_section(&mut self, strand: StrandId, parent: Option<StrandId>) -> bool {
         if self.sections.len() >= MAX_CRITICAL_SECTION_DEPTH {
-            return Err(());
+            return false;
         }
         self.sections.push(Section { strand, parent });
-        Ok(())
+        true
     }
 
     /// Closes `strand`'s critical section after success; its caller goes next if it waits.
@@ -249,7 +254,7 @@ mod tests {
     fn critical_sections_nest_and_hand_back_to_the_caller() {
         let mut g = InputGate::new(true);
         let (_, w) = waker();
-        g.open_section(10, Some(1)).unwrap();
+        assert!(g.open_section(10, Some(1)));
         assert_eq!(
             g.try_enter(1, &w),
             Entry::Wait(Blocker::CriticalSection(10))
@@ -258,7 +263,7 @@ mod tests {
             g.try_enter(2, &w),
             Entry::Wait(Blocker::CriticalSection(10))
         );
-        g.open_section(11, Some(10)).unwrap();
+        assert!(g.open_section(11, Some(10)));
         assert_eq!(
             g.try_enter(10, &w),
             Entry::Wait(Blocker::CriticalSection(11))
@@ -277,9 +282,9 @@ mod tests {
     fn nesting_is_limited_to_64() {
         let mut g = InputGate::new(true);
         for s in 0..64 {
-            assert!(g.open_section(s, None).is_ok());
+            assert!(g.open_section(s, None));
         }
-        assert!(g.open_section(64, None).is_err());
+        assert!(!g.open_section(64, None));
     }
 
     #[test]

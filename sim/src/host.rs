@@ -45,7 +45,10 @@ pub(crate) struct ObjectCore {
 
 impl ObjectCore {
     pub(crate) fn new(world: &World, label: String) -> Result<Rc<ObjectCore>> {
-        let store = SqliteStore::open()?;
+        let mut h = crate::trace::Fnv64::default();
+        h.write(&world.seed().to_le_bytes());
+        h.write(label.as_bytes());
+        let store = SqliteStore::open(h.finish())?;
         let enforced = world.config().input_gate == GatePolicy::Enforced;
         let core = Rc::new_cyclic(|me| ObjectCore {
             world: world.clone(),

@@ -26,6 +26,7 @@ where
     F: Future<Output = ()> + 'static,
 {
     quiet_panics_on_run_threads();
+    crate::storage::sqlite::prime_process();
     let seed = config.seed;
     let plan = config.faults.plan(seed);
     let joined = std::thread::Builder::new()

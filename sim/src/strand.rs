@@ -242,7 +242,7 @@ pub(crate) fn block_concurrency_while<T: 'static>(
 ) -> CriticalSection<T> {
     let parent = current_strand();
     let id = core.world.next_strand();
-    if core.gate.borrow_mut().open_section(id, parent).is_err() {
+    if !core.gate.borrow_mut().open_section(id, parent) {
         return CriticalSection::failed(Error::usage(
             "blockConcurrencyWhile() calls are nested too deeply.",
         ));

@@ -31,11 +31,13 @@ pub(crate) struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub fn open() -> Result<SqliteStore> {
+    /// A fresh database whose `random()` and `randomblob()` draw from `seed`.
+    pub fn open(seed: u64) -> Result<SqliteStore> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(
             "CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID;",
         )?;
+        seed_random(&conn, seed)?;
         Ok(SqliteStore {
             conn,
             open: None,
@@ -174,6 +176,52 @@ impl SqliteStore {
     pub fn shadow(&self) -> &BTreeMap<Vec<u8>, Vec<u8>> {
         &self.shadow
     }
+}
+
+/// Process-wide state that would otherwise be initialized inside the first run of a
+/// process, and there draw from madsim's seeded randomness (shifting that run alone):
+/// SQLite's PRNG, seeded from the OS on first use (a journal nonce on the first write),
+/// and ahash's process seed, drawn when rusqlite builds its first statement cache. Both
+/// are settled here, once, outside any run; SQLite's PRNG with a fixed seed.
+pub(crate) fn prime_process() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        const SQLITE_TESTCTRL_PRNG_SEED: std::os::raw::c_int = 28;
+        // SAFETY: PRNG_SEED takes (int seed, sqlite3 *db); a null db is allowed.
+        unsafe {
+            rusqlite::ffi::sqlite3_test_control(
+                SQLITE_TESTCTRL_PRNG_SEED,
+                0x5eed as std::os::raw::c_int,
+                std::ptr::null_mut::<rusqlite::ffi::sqlite3>(),
+            );
+        }
+        if let Ok(conn) = Connection::open_in_memory() {
+            let _ = conn.prepare_cached("SELECT 1");
+        }
+    });
+}
+
+/// SQLite's PRNG is process-global (so parallel runs would share it) and seeded from the
+/// OS; `random()` and `randomblob()` are replaced per connection by a stream of the run.
+fn seed_random(conn: &Connection, seed: u64) -> rusqlite::Result<()> {
+    use rand::{RngCore, SeedableRng};
+    use rusqlite::functions::FunctionFlags;
+    use std::sync::{Arc, Mutex};
+    // rusqlite wants `Send` closures; the lock is never contended (one run, one thread).
+    let rng = Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)));
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY;
+    let r = rng.clone();
+    conn.create_scalar_function("random", 0, flags, move |_| {
+        Ok(r.lock().map_or(0, |mut g| g.next_u64() as i64))
+    })?;
+    conn.create_scalar_function("randomblob", 1, flags, move |ctx| {
+        let n = ctx.get::<i64>(0).unwrap_or(1).clamp(1, 1 << 20) as usize;
+        let mut b = vec![0u8; n];
+        if let Ok(mut g) = rng.lock() {
+            g.fill_bytes(&mut b);
+        }
+        Ok(b)
+    })
 }
 
 /// Turns a stored value back into JSON for reports.
