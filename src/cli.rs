@@ -407,13 +407,14 @@ fn report_fuzz(tallies: &[Tally], wall: Duration, json: bool, flags: &str, singl
         );
     } else {
         println!(
-            "{runs} runs in {:.1} s ({:.0} runs/s)",
+            "{runs} runs in {:.2} s ({:.0} runs/s)",
             wall.as_secs_f64(),
             runs as f64 / wall.as_secs_f64().max(1e-9)
         );
         for t in tallies {
             let note = match (t.scenario.expect(), t.failures) {
                 (Expect::Defect, 0) => "known defect NOT found",
+                (Expect::Defect, _) if single => "FAILING (its known defect)",
                 (Expect::Defect, _) => "known defect found, as expected",
                 (Expect::Pass, 0) => "pass",
                 (Expect::Pass, _) => "FAILING",

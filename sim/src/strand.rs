@@ -95,7 +95,13 @@ impl<T> Future for Strand<T> {
                 return Poll::Pending;
             }
             Entry::Enter { overridden } => {
-                this.waiting = false;
+                if this.waiting {
+                    this.waiting = false;
+                    this.core.world.trace(
+                        &this.core.label,
+                        format!("s{} ({}) enters", this.id, this.what),
+                    );
+                }
                 if let Some(b) = overridden {
                     this.core.world.violation(
                         "input-gate",
