@@ -15,11 +15,7 @@ pub const EXIT_VIOLATION: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser)]
-#[command(
-    name = "dosim",
-    version,
-    about = "Deterministic simulation testing for Cloudflare Durable Objects"
-)]
+#[command(name = "dosim", version, about = "Deterministic simulation testing for Cloudflare Durable Objects")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,15 +68,8 @@ impl RunOptions {
                 GatePolicy::Disabled
             }
         };
-        let faults = if self.faults == Faults::Swarm {
-            FaultPolicy::Swarm
-        } else {
-            FaultPolicy::Off
-        };
-        SimConfig::new(seed)
-            .input_gate(gate(self.input_gate))
-            .output_gate(gate(self.output_gate))
-            .faults(faults)
+        let faults = if self.faults == Faults::Swarm { FaultPolicy::Swarm } else { FaultPolicy::Off };
+        SimConfig::new(seed).input_gate(gate(self.input_gate)).output_gate(gate(self.output_gate)).faults(faults)
     }
 
     /// The flags that reproduce these options (empty for the defaults).
@@ -164,20 +153,13 @@ fn usage(msg: impl std::fmt::Display) -> i32 {
 fn find(name: &str) -> Result<&'static dyn Scenario, String> {
     scenarios::find(name).ok_or_else(|| {
         let names: Vec<_> = scenarios::all().iter().map(|s| s.name()).collect();
-        format!(
-            "unknown scenario {name:?}; the scenarios are: {}",
-            names.join(", ")
-        )
+        format!("unknown scenario {name:?}; the scenarios are: {}", names.join(", "))
     })
 }
 
 fn list() -> i32 {
     for s in scenarios::all() {
-        let tag = if s.expect() == Expect::Defect {
-            "  (has a known defect: must fail)"
-        } else {
-            ""
-        };
+        let tag = if s.expect() == Expect::Defect { "  (has a known defect: must fail)" } else { "" };
         println!("{:<16} {}{tag}", s.name(), s.about());
     }
     EXIT_OK
@@ -231,10 +213,7 @@ fn run_one(a: &RunArgs) -> i32 {
 fn print_outcome(o: &Outcome, wall: Duration, flags: &str) {
     let s = o.summary();
     let r = &o.report;
-    println!(
-        "scenario {}  seed {}  faults: {}",
-        o.scenario, r.seed, s.faults
-    );
+    println!("scenario {}  seed {}  faults: {}", o.scenario, r.seed, s.faults);
     println!(
         "calls {} (ok {}, fail {}, info {}, pending {})  crashes {}  commits {}  held replies {}  gate waits {}",
         s.requests, s.ok, s.fail, s.info, s.pending, s.crashes, s.commits, s.held_replies, s.gate_waits
@@ -286,15 +265,8 @@ fn fuzz(a: &FuzzArgs) -> i32 {
         return usage("--jobs must be at least 1");
     }
     let started = Instant::now();
-    let mut tallies: Vec<Tally> = chosen
-        .iter()
-        .map(|s| Tally {
-            scenario: *s,
-            runs: 0,
-            failures: 0,
-            first_failure: None,
-        })
-        .collect();
+    let mut tallies: Vec<Tally> =
+        chosen.iter().map(|s| Tally { scenario: *s, runs: 0, failures: 0, first_failure: None }).collect();
     let flags = a.options.flags();
     let progress = std::io::stderr().is_terminal() && !a.json;
     let mut round: u64 = 0;
@@ -305,9 +277,7 @@ fn fuzz(a: &FuzzArgs) -> i32 {
             Budget::Time(d) if started.elapsed() >= d => break,
             Budget::Time(_) => 8 * a.jobs as u64,
         };
-        let seeds: Vec<u64> = (round..round + batch)
-            .map(|i| a.base_seed.wrapping_add(i))
-            .collect();
+        let seeds: Vec<u64> = (round..round + batch).map(|i| a.base_seed.wrapping_add(i)).collect();
         round += batch;
         for t in tallies.iter_mut() {
             for o in run_many(t.scenario, &seeds, &a.options, a.jobs) {
@@ -329,23 +299,14 @@ fn fuzz(a: &FuzzArgs) -> i32 {
             let runs: u64 = tallies.iter().map(|t| t.runs).sum();
             let fails: u64 = tallies.iter().map(|t| t.failures).sum();
             let secs = started.elapsed().as_secs_f64();
-            eprint!(
-                "\r{runs} runs, {:.0} runs/s, {fails} failing",
-                runs as f64 / secs.max(1e-9)
-            );
+            eprint!("\r{runs} runs, {:.0} runs/s, {fails} failing", runs as f64 / secs.max(1e-9));
             let _ = std::io::stderr().flush();
         }
     }
     if progress {
         eprintln!();
     }
-    report_fuzz(
-        &tallies,
-        started.elapsed(),
-        a.json,
-        &flags,
-        a.scenario.is_some(),
-    )
+    report_fuzz(&tallies, started.elapsed(), a.json, &flags, a.scenario.is_some())
 }
 
 enum Budget {
@@ -354,17 +315,9 @@ enum Budget {
 }
 
 /// Runs `seeds` on up to `jobs` threads; results come back in seed order.
-fn run_many(
-    scenario: &'static dyn Scenario,
-    seeds: &[u64],
-    options: &RunOptions,
-    jobs: usize,
-) -> Vec<Outcome> {
+fn run_many(scenario: &'static dyn Scenario, seeds: &[u64], options: &RunOptions, jobs: usize) -> Vec<Outcome> {
     if jobs <= 1 {
-        return seeds
-            .iter()
-            .map(|&s| check(scenario, options.config(s)))
-            .collect();
+        return seeds.iter().map(|&s| check(scenario, options.config(s))).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(Vec::with_capacity(seeds.len()));
@@ -419,20 +372,12 @@ fn report_fuzz(tallies: &[Tally], wall: Duration, json: bool, flags: &str, singl
                 (Expect::Pass, 0) => "pass",
                 (Expect::Pass, _) => "FAILING",
             };
-            println!(
-                "  {:<16} {:>6} runs {:>6} failing  {note}",
-                t.scenario.name(),
-                t.runs,
-                t.failures
-            );
+            println!("  {:<16} {:>6} runs {:>6} failing  {note}", t.scenario.name(), t.runs, t.failures);
             if let Some(o) = &t.first_failure {
                 if let Some(v) = o.violations.first() {
                     println!("      first failure: seed {}: {v}", o.report.seed);
                 }
-                println!(
-                    "      replay: {}",
-                    replay_command(o.scenario, o.report.seed, flags)
-                );
+                println!("      replay: {}", replay_command(o.scenario, o.report.seed, flags));
             }
         }
     }

@@ -5,10 +5,7 @@
 use std::process::{Command, Output};
 
 fn dosim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dosim"))
-        .args(args)
-        .output()
-        .expect("run dosim")
+    Command::new(env!("CARGO_BIN_EXE_dosim")).args(args).output().expect("run dosim")
 }
 
 fn stdout(o: &Output) -> String {
@@ -28,11 +25,7 @@ fn list_names_every_scenario() {
     let o = dosim(&["list"]);
     assert_eq!(o.status.code(), Some(0));
     for name in ["counter", "safe-counter", "racy-counter"] {
-        assert!(
-            stdout(&o).lines().any(|l| l.starts_with(name)),
-            "{name} missing from:\n{}",
-            stdout(&o)
-        );
+        assert!(stdout(&o).lines().any(|l| l.starts_with(name)), "{name} missing from:\n{}", stdout(&o));
     }
 }
 
@@ -42,15 +35,7 @@ fn run_json_is_stable_and_complete() {
     let b = dosim(&["run", "counter", "--seed", "7", "--json"]);
     assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
     let (ja, jb) = (json(&a), json(&b));
-    for field in [
-        "scenario",
-        "seed",
-        "verdict",
-        "trace_hash",
-        "violations",
-        "sim_time_ms",
-        "wall_ms",
-    ] {
+    for field in ["scenario", "seed", "verdict", "trace_hash", "violations", "sim_time_ms", "wall_ms"] {
         assert!(ja.get(field).is_some(), "missing {field}: {ja}");
     }
     assert_eq!(ja["verdict"], "pass");
@@ -62,21 +47,10 @@ fn run_json_is_stable_and_complete() {
 #[test]
 fn replay_round_trip() {
     let fuzz = dosim(&["fuzz", "--scenario", "racy-counter", "--seeds", "200"]);
-    assert_eq!(
-        fuzz.status.code(),
-        Some(1),
-        "fuzz must report the lost update:\n{}",
-        stdout(&fuzz)
-    );
+    assert_eq!(fuzz.status.code(), Some(1), "fuzz must report the lost update:\n{}", stdout(&fuzz));
     let out = stdout(&fuzz);
-    let replay = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("replay: "))
-        .expect("no replay command printed");
-    let first = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("first failure: "))
-        .expect("no failure printed");
+    let replay = out.lines().find_map(|l| l.trim().strip_prefix("replay: ")).expect("no replay command printed");
+    let first = out.lines().find_map(|l| l.trim().strip_prefix("first failure: ")).expect("no failure printed");
     let mut words = replay.split_whitespace();
     assert_eq!(words.next(), Some("dosim"));
     let mut args: Vec<&str> = words.collect();
@@ -89,9 +63,7 @@ fn replay_round_trip() {
     assert_eq!(j1["verdict"], "fail");
     assert_eq!(j1["trace_hash"], j2["trace_hash"]);
     let seed = j1["seed"].as_u64().unwrap();
-    let violation = first
-        .strip_prefix(&format!("seed {seed}: "))
-        .expect("first failure names the replayed seed");
+    let violation = first.strip_prefix(&format!("seed {seed}: ")).expect("first failure names the replayed seed");
     assert_eq!(j1["violations"][0], violation);
     // The human replay shows the trace that explains it.
     args.retain(|a| *a != "--json");
@@ -102,28 +74,16 @@ fn replay_round_trip() {
 
 #[test]
 fn fuzz_json_lines_and_summary() {
-    let o = dosim(&[
-        "fuzz",
-        "--scenario",
-        "racy-counter",
-        "--seeds",
-        "10",
-        "--json",
-    ]);
+    let o = dosim(&["fuzz", "--scenario", "racy-counter", "--seeds", "10", "--json"]);
     assert_eq!(o.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let summary = lines.last().unwrap();
     assert_eq!(summary["runs"], 10);
     let failing = &lines[..lines.len() - 1];
     assert_eq!(summary["failures"], failing.len());
-    assert!(failing.iter().all(|l| l["verdict"] == "fail"
-        && l["replay"]
-            .as_str()
-            .unwrap()
-            .starts_with("dosim run racy-counter --seed")));
+    assert!(failing
+        .iter()
+        .all(|l| l["verdict"] == "fail" && l["replay"].as_str().unwrap().starts_with("dosim run racy-counter --seed")));
 }
 
 #[test]
@@ -136,32 +96,18 @@ fn fuzz_over_all_builtins_passes_when_only_known_defects_fail() {
 #[test]
 fn bad_input_is_a_clear_message_and_exit_2() {
     let cases: [(&[&str], &str); 6] = [
-        (
-            &["run", "no-such", "--seed", "1"],
-            "unknown scenario \"no-such\"",
-        ),
+        (&["run", "no-such", "--seed", "1"], "unknown scenario \"no-such\""),
         (&["run", "counter", "--seed", "x1"], "invalid value 'x1'"),
         (&["run", "counter"], "--seed"),
         (&["fuzz", "--time", "ten"], "malformed duration"),
         (&["fuzz"], "--seeds N or --time DURATION"),
-        (
-            &["fuzz", "--scenario", "nope", "--seeds", "1"],
-            "unknown scenario",
-        ),
+        (&["fuzz", "--scenario", "nope", "--seeds", "1"], "unknown scenario"),
     ];
     for (args, message) in cases {
         let o = dosim(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        assert!(
-            stderr(&o).contains(message),
-            "{args:?}: expected {message:?} in {}",
-            stderr(&o)
-        );
-        assert!(
-            !stderr(&o).contains("panicked"),
-            "{args:?} panicked: {}",
-            stderr(&o)
-        );
+        assert!(stderr(&o).contains(message), "{args:?}: expected {message:?} in {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?} panicked: {}", stderr(&o));
     }
 }
 

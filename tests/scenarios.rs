@@ -11,9 +11,7 @@ const PASS_SEEDS: u64 = 150;
 const DEFECT_BUDGET: u64 = 20;
 
 fn single_seed() -> Option<u64> {
-    std::env::var("DOSIM_SEED")
-        .ok()
-        .map(|s| s.parse().expect("DOSIM_SEED must be a number"))
+    std::env::var("DOSIM_SEED").ok().map(|s| s.parse().expect("DOSIM_SEED must be a number"))
 }
 
 #[test]
@@ -21,12 +19,7 @@ fn every_scenario_meets_its_expectation() {
     if let Some(seed) = single_seed() {
         for s in scenarios::all() {
             let o = check(*s, SimConfig::new(seed));
-            println!(
-                "==== {} seed {seed}: {:?}\n{}",
-                s.name(),
-                o.verdict(),
-                o.report.trace_text()
-            );
+            println!("==== {} seed {seed}: {:?}\n{}", s.name(), o.verdict(), o.report.trace_text());
             for v in &o.violations {
                 println!("  {v}");
             }
@@ -52,11 +45,7 @@ fn every_scenario_meets_its_expectation() {
                 let found = (0..DEFECT_BUDGET)
                     .map(|seed| check(*s, SimConfig::new(seed)))
                     .find(|o| o.verdict() == Verdict::Fail);
-                assert!(
-                    found.is_some(),
-                    "{}: the known defect was not found in {DEFECT_BUDGET} seeds",
-                    s.name()
-                );
+                assert!(found.is_some(), "{}: the known defect was not found in {DEFECT_BUDGET} seeds", s.name());
             }
         }
     }
@@ -65,25 +54,10 @@ fn every_scenario_meets_its_expectation() {
 #[test]
 fn racy_counter_is_caught_by_its_own_invariant_with_every_gate_on() {
     let o = (0..DEFECT_BUDGET)
-        .map(|seed| {
-            check(
-                scenarios::find("racy-counter").unwrap(),
-                SimConfig::new(seed),
-            )
-        })
+        .map(|seed| check(scenarios::find("racy-counter").unwrap(), SimConfig::new(seed)))
         .find(|o| o.verdict() == Verdict::Fail)
         .expect("racy-counter must fail");
     // The finding is the model's lost update, not a runtime self-check.
-    assert!(
-        o.violations.iter().all(|v| v.checker == "counter"),
-        "{:?}",
-        o.violations
-    );
-    assert!(
-        o.violations
-            .iter()
-            .any(|v| v.message.contains("lost update")),
-        "{:?}",
-        o.violations
-    );
+    assert!(o.violations.iter().all(|v| v.checker == "counter"), "{:?}", o.violations);
+    assert!(o.violations.iter().any(|v| v.message.contains("lost update")), "{:?}", o.violations);
 }

@@ -3,8 +3,8 @@
 //! constructor critical sections, the clock, and how failures surface.
 
 use dosim::sim::{
-    async_trait, run, Completion, DurableObject, Env, ErrorKind, FaultPolicy, Result, RunReport,
-    SimConfig, State, World,
+    async_trait, run, Completion, DurableObject, Env, ErrorKind, FaultPolicy, Result, RunReport, SimConfig, State,
+    World,
 };
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
@@ -100,18 +100,14 @@ impl DurableObject for Probe {
     }
 }
 
-fn nest(
-    state: &State,
-    depth: u32,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64>>>> {
+fn nest(state: &State, depth: u32) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64>>>> {
     let st = state.clone();
     Box::pin(async move {
         if depth == 0 {
             return Ok(0);
         }
         let inner = st.clone();
-        st.block_concurrency_while(async move { Ok(nest(&inner, depth - 1).await? + 1) })
-            .await
+        st.block_concurrency_while(async move { Ok(nest(&inner, depth - 1).await? + 1) }).await
     })
 }
 
@@ -135,11 +131,7 @@ fn concurrent(seed: u64, n: usize, step: Step) -> RunReport {
 }
 
 fn ok_values(r: &RunReport) -> Vec<u64> {
-    r.history
-        .iter()
-        .filter_map(|o| o.ok_value())
-        .map(|v| v[0].as_u64().unwrap())
-        .collect()
+    r.history.iter().filter_map(|o| o.ok_value()).map(|v| v[0].as_u64().unwrap()).collect()
 }
 
 #[test]
@@ -148,11 +140,7 @@ fn storage_awaits_keep_the_gate_closed() {
         let r = concurrent(seed, 6, Step::ReadSleepWrite(0));
         let mut seen = ok_values(&r);
         seen.sort_unstable();
-        assert_eq!(
-            seen,
-            vec![0, 1, 2, 3, 4, 5],
-            "seed {seed}: reads interleaved across a storage await"
-        );
+        assert_eq!(seen, vec![0, 1, 2, 3, 4, 5], "seed {seed}: reads interleaved across a storage await");
         assert!(r.violations.is_empty(), "seed {seed}: {:?}", r.violations);
     }
 }
@@ -166,10 +154,7 @@ fn a_timer_opens_the_gate() {
         seen.dedup();
         seen.len() < 4
     });
-    assert!(
-        interleaved,
-        "a sleep between get and put must let another call read the same value"
-    );
+    assert!(interleaved, "a sleep between get and put must let another call read the same value");
 }
 
 #[test]
@@ -190,18 +175,11 @@ fn constructor_critical_section_holds_every_event() {
                 })
                 .collect();
             for t in tasks {
-                assert_eq!(
-                    t.await.unwrap().unwrap(),
-                    vec![2],
-                    "a call ran before the constructor's load finished"
-                );
+                assert_eq!(t.await.unwrap().unwrap(), vec![2], "a call ran before the constructor's load finished");
             }
         });
         assert!(r.violations.is_empty(), "{:?}", r.violations);
-        assert!(
-            r.stats.gate_waits > 0,
-            "seed {seed}: calls should have queued behind the critical section"
-        );
+        assert!(r.stats.gate_waits > 0, "seed {seed}: calls should have queued behind the critical section");
     }
 }
 
@@ -209,20 +187,14 @@ fn constructor_critical_section_holds_every_event() {
 fn writes_without_an_await_commit_as_one_batch() {
     let r = concurrent(3, 1, Step::TwoPuts);
     assert_eq!(r.stats.commits, 1, "{}", r.trace_text());
-    assert!(
-        r.trace_text().contains("commit batch #1 (2 writes: a, b)"),
-        "{}",
-        r.trace_text()
-    );
+    assert!(r.trace_text().contains("commit batch #1 (2 writes: a, b)"), "{}", r.trace_text());
 }
 
 #[test]
 fn reply_to_an_unawaited_put_waits_for_its_commit() {
     let r = concurrent(1, 1, Step::PutNoAwait(9));
     let text = r.trace_text();
-    let held = text
-        .find("output gate holds the reply")
-        .expect("reply was not held");
+    let held = text.find("output gate holds the reply").expect("reply was not held");
     let commit = text.find("commit batch #1").expect("no commit");
     let ok = text.find("ok #0").expect("no reply");
     assert!(held < commit && commit < ok, "{text}");
@@ -232,42 +204,25 @@ fn reply_to_an_unawaited_put_waits_for_its_commit() {
 #[test]
 fn crash_between_write_and_commit_is_a_reset_and_loses_the_write() {
     // The fault plan's commit crash, forced on: every batch crashes before its commit.
-    let plan = dosim::sim::FaultPlan {
-        timed_crashes: 0,
-        crash_at_await: 0,
-        crash_before_commit: 1000,
-    };
-    let r = run(
-        SimConfig::new(2).faults(FaultPolicy::Fixed(plan)),
-        |world: World| async move {
-            let ns = world.namespace::<Probe>("PROBE");
-            let stub = ns.get(&ns.id_from_name("p"));
-            let e = world
-                .client(0)
-                .call(&stub, Step::PutNoAwait(4))
-                .await
-                .unwrap_err();
-            assert!(e.durable_object_reset, "{e:?}");
-            assert_eq!(e.kind, ErrorKind::Reset);
-        },
-    );
+    let plan = dosim::sim::FaultPlan { crash_before_commit: 1000, ..dosim::sim::FaultPlan::NONE };
+    let r = run(SimConfig::new(2).faults(FaultPolicy::Fixed(plan)), |world: World| async move {
+        let ns = world.namespace::<Probe>("PROBE");
+        let stub = ns.get(&ns.id_from_name("p"));
+        let e = world.client(0).call(&stub, Step::PutNoAwait(4)).await.unwrap_err();
+        assert!(e.durable_object_reset, "{e:?}");
+        assert_eq!(e.kind, ErrorKind::Reset);
+    });
     assert!(r.violations.is_empty(), "{:?}", r.violations);
     assert_eq!(r.durable_value("PROBE:p", "n"), None);
     assert!(matches!(r.history[0].completion, Completion::Info { .. }));
-    assert!(r
-        .trace_text()
-        .contains("CRASH injected: between the writes of batch #1 and its commit"));
+    assert!(r.trace_text().contains("CRASH injected: between the writes of batch #1 and its commit"));
 }
 
 #[test]
 fn now_is_frozen_within_a_turn_and_moves_with_events() {
     let r = concurrent(4, 1, Step::Clock);
     let v = r.history[0].ok_value().unwrap();
-    let (a, b, c) = (
-        v[0].as_u64().unwrap(),
-        v[1].as_u64().unwrap(),
-        v[2].as_u64().unwrap(),
-    );
+    let (a, b, c) = (v[0].as_u64().unwrap(), v[1].as_u64().unwrap(), v[2].as_u64().unwrap());
     assert_eq!(a, b, "the clock moved during pure computation");
     assert_eq!(c, a + 7, "a 7 ms sleep should move now() by exactly 7 ms");
 }
@@ -276,9 +231,7 @@ fn now_is_frozen_within_a_turn_and_moves_with_events() {
 fn a_panicking_object_is_a_finding_not_a_harness_crash() {
     let r = concurrent(1, 1, Step::Panic);
     assert!(
-        r.violations
-            .iter()
-            .any(|v| v.checker == "panic" && v.message.contains("probe panicked on purpose")),
+        r.violations.iter().any(|v| v.checker == "panic" && v.message.contains("probe panicked on purpose")),
         "{:?}",
         r.violations
     );
@@ -290,9 +243,7 @@ fn a_panicking_object_is_a_finding_not_a_harness_crash() {
 fn a_call_that_never_finishes_is_a_liveness_finding() {
     let r = concurrent(1, 1, Step::Forever);
     assert!(
-        r.violations
-            .iter()
-            .any(|v| v.checker == "liveness" && v.message.contains("deadlock")),
+        r.violations.iter().any(|v| v.checker == "liveness" && v.message.contains("deadlock")),
         "{:?}",
         r.violations
     );
@@ -304,8 +255,5 @@ fn critical_sections_nest_up_to_64() {
     assert_eq!(r.history[0].ok_value(), Some(&serde_json::json!([64])));
     let r = concurrent(1, 1, Step::Nest(65));
     let e = r.history[0].error().expect("65 levels must fail");
-    assert_eq!(
-        e.message,
-        "blockConcurrencyWhile() calls are nested too deeply."
-    );
+    assert_eq!(e.message, "blockConcurrencyWhile() calls are nested too deeply.");
 }

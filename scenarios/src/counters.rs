@@ -34,8 +34,7 @@ pub struct CounterScenario {
 /// `counter`: the Initialization pattern.
 pub static COUNTER: CounterScenario = CounterScenario {
     name: "counter",
-    about:
-        "Initialization pattern: load in block_concurrency_while, increment with an un-awaited put",
+    about: "Initialization pattern: load in block_concurrency_while, increment with an un-awaited put",
     binding: "COUNTER",
     key: "value",
     returns: Returns::New,
@@ -74,11 +73,7 @@ pub static RACY_COUNTER: CounterScenario = CounterScenario {
 };
 
 /// Clients 2–4, each making 3–8 calls with 0–4 ms between them, all on one object.
-fn hammer<O: DurableObject>(
-    world: &World,
-    binding: &'static str,
-    call: fn(usize) -> O::Request,
-) -> Workload {
+fn hammer<O: DurableObject>(world: &World, binding: &'static str, call: fn(usize) -> O::Request) -> Workload {
     let world = world.clone();
     Box::pin(async move {
         let ns = world.namespace::<O>(binding);
@@ -132,23 +127,10 @@ impl Scenario for CounterScenario {
 
 fn check_counter(report: &RunReport, label: &str, key: &str, returns: Returns) -> Vec<Violation> {
     let mut found = Vec::new();
-    let mut say = |message: String| {
-        found.push(Violation {
-            checker: "counter".into(),
-            message,
-            at: report.sim_time,
-        })
-    };
-    let ops: Vec<_> = report
-        .history
-        .iter()
-        .filter(|o| o.object == label)
-        .collect();
+    let mut say = |message: String| found.push(Violation { checker: "counter".into(), message, at: report.sim_time });
+    let ops: Vec<_> = report.history.iter().filter(|o| o.object == label).collect();
     let attempted = ops.len() as u64;
-    let final_value = report
-        .durable_value(label, key)
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0);
+    let final_value = report.durable_value(label, key).and_then(serde_json::Value::as_u64).unwrap_or(0);
     let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
     let mut acked = 0u64;
     for op in &ops {
@@ -157,10 +139,7 @@ fn check_counter(report: &RunReport, label: &str, key: &str, returns: Returns) -
         };
         acked += 1;
         if let Some(first) = seen.insert(v, op.index) {
-            say(format!(
-                "value {v} was acknowledged to two increments, #{first} and #{} (a lost update)",
-                op.index
-            ));
+            say(format!("value {v} was acknowledged to two increments, #{first} and #{} (a lost update)", op.index));
         }
         let counted = match returns {
             Returns::New => v <= final_value,
@@ -174,14 +153,10 @@ fn check_counter(report: &RunReport, label: &str, key: &str, returns: Returns) -
         }
     }
     if final_value > attempted {
-        say(format!(
-            "the durable counter is {final_value}, more than the {attempted} increments attempted"
-        ));
+        say(format!("the durable counter is {final_value}, more than the {attempted} increments attempted"));
     }
     if final_value < acked {
-        say(format!(
-            "the durable counter is {final_value}, fewer than the {acked} acknowledged increments"
-        ));
+        say(format!("the durable counter is {final_value}, fewer than the {acked} acknowledged increments"));
     }
     found
 }

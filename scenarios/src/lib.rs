@@ -51,11 +51,7 @@ pub trait Scenario: Sync {
 
 /// Every built-in scenario, in the order `dosim list` shows them.
 pub fn all() -> &'static [&'static dyn Scenario] {
-    static ALL: [&dyn Scenario; 3] = [
-        &counters::COUNTER,
-        &counters::SAFE_COUNTER,
-        &counters::RACY_COUNTER,
-    ];
+    static ALL: [&dyn Scenario; 3] = [&counters::COUNTER, &counters::SAFE_COUNTER, &counters::RACY_COUNTER];
     &ALL
 }
 

@@ -139,21 +139,10 @@ pub fn check(scenario: &'static dyn Scenario, config: SimConfig) -> Outcome {
     if !violations.iter().any(|v| v.checker == "harness") {
         violations.extend(scenario.check(&report));
     }
-    Outcome {
-        scenario: scenario.name(),
-        config,
-        report,
-        violations,
-    }
+    Outcome { scenario: scenario.name(), config, report, violations }
 }
 
 /// Runs `scenario` for each seed with otherwise default configuration.
-pub fn check_seeds(
-    scenario: &'static dyn Scenario,
-    seeds: impl IntoIterator<Item = u64>,
-) -> Vec<Outcome> {
-    seeds
-        .into_iter()
-        .map(|seed| check(scenario, SimConfig::new(seed)))
-        .collect()
+pub fn check_seeds(scenario: &'static dyn Scenario, seeds: impl IntoIterator<Item = u64>) -> Vec<Outcome> {
+    seeds.into_iter().map(|seed| check(scenario, SimConfig::new(seed))).collect()
 }

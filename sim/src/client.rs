@@ -17,10 +17,7 @@ pub struct Client {
 impl Client {
     /// Client number `index` of `world`.
     pub fn new(world: &World, index: usize) -> Client {
-        Client {
-            world: world.clone(),
-            index,
-        }
+        Client { world: world.clone(), index }
     }
 
     /// Its number in the history.
@@ -29,11 +26,7 @@ impl Client {
     }
 
     /// Calls `stub` and records the call.
-    pub async fn call<O: DurableObject>(
-        &self,
-        stub: &Stub<O>,
-        request: O::Request,
-    ) -> Result<O::Response> {
+    pub async fn call<O: DurableObject>(&self, stub: &Stub<O>, request: O::Request) -> Result<O::Response> {
         let world = &self.world;
         let me = format!("client-{}", self.index);
         let object = stub.label();
@@ -42,10 +35,8 @@ impl Client {
         world.stats().requests += 1;
         world.trace(&me, format!("invoke #{op} {object} {request_json}"));
         let result = stub.call_as(request, format!("request #{op}")).await;
-        let seen = result
-            .as_ref()
-            .map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
-            .map_err(Clone::clone);
+        let seen =
+            result.as_ref().map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null)).map_err(Clone::clone);
         let completion = Completion::from_result(&seen);
         let line = match (&completion, &seen) {
             (_, Ok(v)) => format!("ok #{op} {v}"),
@@ -63,8 +54,17 @@ impl World {
         Client::new(self, index)
     }
 
-    /// The namespace bound as `binding` (created on first use).
+    /// The namespace bound as `binding` (created on first use, SQLite-backed).
     pub fn namespace<O: DurableObject>(&self, binding: &str) -> crate::namespace::Namespace<O> {
-        crate::namespace::Namespace::register(self, binding)
+        crate::namespace::Namespace::register(self, binding, crate::storage::Backend::Sqlite)
+    }
+
+    /// The namespace bound as `binding`, created on first use with `backend`.
+    pub fn namespace_with<O: DurableObject>(
+        &self,
+        binding: &str,
+        backend: crate::storage::Backend,
+    ) -> crate::namespace::Namespace<O> {
+        crate::namespace::Namespace::register(self, binding, backend)
     }
 }

@@ -41,10 +41,7 @@ pub struct SimConfig {
 impl SimConfig {
     /// Defaults, with the seed from `DOSIM_SEED` when set (else 0).
     pub fn from_env() -> SimConfig {
-        let seed = std::env::var("DOSIM_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let seed = std::env::var("DOSIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
         SimConfig::new(seed)
     }
 

@@ -74,26 +74,17 @@ impl Error {
 
     /// The object was reset: every caller with work in flight gets this.
     pub fn reset(message: impl Into<String>) -> Self {
-        Error {
-            durable_object_reset: true,
-            ..Error::new(ErrorKind::Reset, message)
-        }
+        Error { durable_object_reset: true, ..Error::new(ErrorKind::Reset, message) }
     }
 
     /// The object's code panicked.
     pub fn panic(message: impl Into<String>) -> Self {
-        Error {
-            durable_object_reset: true,
-            ..Error::new(ErrorKind::Panic, message)
-        }
+        Error { durable_object_reset: true, ..Error::new(ErrorKind::Panic, message) }
     }
 
     /// Marks an error as having come from the remote object's code, as a caller sees it.
     pub(crate) fn into_remote(mut self) -> Self {
-        if self.kind == ErrorKind::App
-            || self.kind == ErrorKind::Usage
-            || self.kind == ErrorKind::Storage
-        {
+        if self.kind == ErrorKind::App || self.kind == ErrorKind::Usage || self.kind == ErrorKind::Storage {
             self.remote = true;
         }
         self

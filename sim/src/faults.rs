@@ -17,10 +17,7 @@ pub struct Decisions {
 impl Decisions {
     /// A stream for `seed`; `stream` separates independent streams of the same seed.
     pub fn new(seed: u64, stream: u64) -> Self {
-        Decisions {
-            rng: ChaCha8Rng::seed_from_u64(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-            draws: 0,
-        }
+        Decisions { rng: ChaCha8Rng::seed_from_u64(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15)), draws: 0 }
     }
 
     /// True with probability `per_mille / 1000`.
@@ -70,6 +67,16 @@ pub struct FaultPlan {
     pub crash_at_await: u32,
     /// Chance that an object crashes after a batch of writes and before its commit.
     pub crash_before_commit: u32,
+    /// Storage round trips (KV back-end) take this many times longer (1 = normal).
+    pub storage_slowdown: u64,
+    /// Chance that a storage read (KV back-end) fails; only that read fails.
+    pub read_failure: u32,
+    /// Chance that a flush attempt (KV back-end) fails transiently and is retried.
+    pub flush_transient_failure: u32,
+    /// Chance that a flush (KV back-end) fails for good: the object resets.
+    pub flush_hard_failure: u32,
+    /// Chance that a commit (SQLite back-end) fails: the object resets.
+    pub commit_failure: u32,
 }
 
 impl FaultPlan {
@@ -78,6 +85,11 @@ impl FaultPlan {
         timed_crashes: 0,
         crash_at_await: 0,
         crash_before_commit: 0,
+        storage_slowdown: 1,
+        read_failure: 0,
+        flush_transient_failure: 0,
+        flush_hard_failure: 0,
+        commit_failure: 0,
     };
 
     /// Draws a plan for `seed`, swarm style: each fault is on for about half the seeds,
@@ -93,15 +105,24 @@ impl FaultPlan {
         };
         let crash_at_await = rate(&mut d);
         let crash_before_commit = rate(&mut d);
-        let timed_crashes = if d.chance(500) {
-            d.between(1, 4) as u32
-        } else {
-            0
-        };
+        let timed_crashes = if d.chance(500) { d.between(1, 4) as u32 } else { 0 };
+        // Storage faults are drawn after the crash faults, so adding them kept the crash
+        // part of every seed's plan as it was.
+        let storage_slowdown = if d.chance(250) { 10 } else { 1 };
+        let rare = |d: &mut Decisions| if d.chance(300) { [2, 10, 30][d.index(3)] } else { 0 };
+        let read_failure = rate(&mut d);
+        let flush_transient_failure = rate(&mut d);
+        let flush_hard_failure = rare(&mut d);
+        let commit_failure = rare(&mut d);
         FaultPlan {
             timed_crashes,
             crash_at_await,
             crash_before_commit,
+            storage_slowdown,
+            read_failure,
+            flush_transient_failure,
+            flush_hard_failure,
+            commit_failure,
         }
     }
 
@@ -120,7 +141,20 @@ impl fmt::Display for FaultPlan {
             f,
             "timed-crashes={} crash-at-await={}‰ crash-before-commit={}‰",
             self.timed_crashes, self.crash_at_await, self.crash_before_commit
-        )
+        )?;
+        let storage = [
+            ("read-failure", self.read_failure),
+            ("flush-transient", self.flush_transient_failure),
+            ("flush-hard", self.flush_hard_failure),
+            ("commit-failure", self.commit_failure),
+        ];
+        for (name, rate) in storage.iter().filter(|(_, r)| *r > 0) {
+            write!(f, " {name}={rate}‰")?;
+        }
+        if self.storage_slowdown > 1 {
+            write!(f, " slow-storage=x{}", self.storage_slowdown)?;
+        }
+        Ok(())
     }
 }
 

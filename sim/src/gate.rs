@@ -69,13 +69,7 @@ impl InputGate {
     /// A gate; `enforced = false` is the tester's switch: everything enters, and what
     /// would have been blocked is reported instead.
     pub fn new(enforced: bool) -> Self {
-        InputGate {
-            enforced,
-            sections: Vec::new(),
-            hand_back: None,
-            holds: Vec::new(),
-            waiters: VecDeque::new(),
-        }
+        InputGate { enforced, sections: Vec::new(), hand_back: None, holds: Vec::new(), waiters: VecDeque::new() }
     }
 
     /// What keeps `strand` out, ignoring enforcement.
@@ -255,19 +249,10 @@ mod tests {
         let mut g = InputGate::new(true);
         let (_, w) = waker();
         assert!(g.open_section(10, Some(1)));
-        assert_eq!(
-            g.try_enter(1, &w),
-            Entry::Wait(Blocker::CriticalSection(10))
-        );
-        assert_eq!(
-            g.try_enter(2, &w),
-            Entry::Wait(Blocker::CriticalSection(10))
-        );
+        assert_eq!(g.try_enter(1, &w), Entry::Wait(Blocker::CriticalSection(10)));
+        assert_eq!(g.try_enter(2, &w), Entry::Wait(Blocker::CriticalSection(10)));
         assert!(g.open_section(11, Some(10)));
-        assert_eq!(
-            g.try_enter(10, &w),
-            Entry::Wait(Blocker::CriticalSection(11))
-        );
+        assert_eq!(g.try_enter(10, &w), Entry::Wait(Blocker::CriticalSection(11)));
         assert!(matches!(g.try_enter(11, &w), Entry::Enter { .. }));
         g.close_section(11, true);
         assert_eq!(g.try_enter(2, &w), Entry::Wait(Blocker::HandBack(10)));
@@ -292,12 +277,7 @@ mod tests {
         let mut g = InputGate::new(false);
         let (_, w) = waker();
         g.hold(1);
-        assert_eq!(
-            g.try_enter(2, &w),
-            Entry::Enter {
-                overridden: Some(Blocker::Storage(1))
-            }
-        );
+        assert_eq!(g.try_enter(2, &w), Entry::Enter { overridden: Some(Blocker::Storage(1)) });
         assert_eq!(g.queued(), 0);
     }
 }

@@ -7,7 +7,7 @@ use crate::config::GatePolicy;
 use crate::error::{Error, Result};
 use crate::gate::{InputGate, StrandId};
 use crate::storage::sqlite::{decode_json, key_text, SqliteStore};
-use crate::storage::Opened;
+use crate::storage::{kv_ops, Backend, KvStore, Opened, Store};
 use crate::world::World;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -25,6 +25,8 @@ pub(crate) struct OutputGate {
     pub durable: u64,
     /// Highest batch holding a confirmed write.
     pub last_written: u64,
+    /// Highest batch holding any write, confirmed or not (what `sync()` waits for).
+    pub last_any: u64,
     /// Highest batch some delivered reply followed (for the durability checker).
     pub acked: u64,
     waiters: Vec<Waker>,
@@ -36,7 +38,7 @@ pub(crate) struct ObjectCore {
     incarnation: Cell<u64>,
     pub(crate) instance: RefCell<Option<Rc<dyn Any>>>,
     pub(crate) gate: RefCell<InputGate>,
-    pub(crate) store: RefCell<SqliteStore>,
+    pub(crate) store: RefCell<Store>,
     pub(crate) output: RefCell<OutputGate>,
     live: RefCell<BTreeMap<StrandId, Waker>>,
     reset_error: RefCell<Error>,
@@ -44,11 +46,16 @@ pub(crate) struct ObjectCore {
 }
 
 impl ObjectCore {
-    pub(crate) fn new(world: &World, label: String) -> Result<Rc<ObjectCore>> {
-        let mut h = crate::trace::Fnv64::default();
-        h.write(&world.seed().to_le_bytes());
-        h.write(label.as_bytes());
-        let store = SqliteStore::open(h.finish())?;
+    pub(crate) fn new(world: &World, label: String, backend: Backend) -> Result<Rc<ObjectCore>> {
+        let store = match backend {
+            Backend::Sqlite => {
+                let mut h = crate::trace::Fnv64::default();
+                h.write(&world.seed().to_le_bytes());
+                h.write(label.as_bytes());
+                Store::Sqlite(SqliteStore::open(h.finish())?)
+            }
+            Backend::Kv => Store::Kv(KvStore::new()),
+        };
         let enforced = world.config().input_gate == GatePolicy::Enforced;
         let core = Rc::new_cyclic(|me| ObjectCore {
             world: world.clone(),
@@ -92,23 +99,72 @@ impl ObjectCore {
         self.gate.borrow_mut().forget(strand);
     }
 
-    /// Runs a write against the database; a write that opens a batch schedules its commit.
-    pub(crate) fn write<R: Opened>(
+    /// Runs a write against the SQLite database; a write that opens a batch schedules its
+    /// commit. `confirmed` writes hold replies back until durable.
+    pub(crate) fn sqlite_write<R: Opened>(
         &self,
+        confirmed: bool,
         f: impl FnOnce(&mut SqliteStore) -> Result<R>,
     ) -> Result<R> {
-        let (r, open) = {
+        let (r, explicit) = {
             let mut store = self.store.borrow_mut();
-            let r = f(&mut store)?;
-            (r, store.open_batch())
+            let Store::Sqlite(s) = &mut *store else { unreachable!("SQLite write on a KV-backed object") };
+            (f(s)?, s.in_explicit())
         };
-        if let Some(no) = open {
-            self.output.borrow_mut().last_written = no;
-        }
-        if let Some(no) = r.opened() {
+        self.note_write(confirmed);
+        if let Some(no) = r.opened().filter(|_| !explicit) {
             self.spawn_commit(no);
         }
         Ok(r)
+    }
+
+    /// Opens a SQLite transaction level without writing (`transaction()` and
+    /// `transaction_sync()`); an implicit batch it opens gets its commit task.
+    pub(crate) fn sqlite_begin(&self, f: impl FnOnce(&mut SqliteStore) -> Result<Option<u64>>) -> Result<()> {
+        let (opened, explicit) = {
+            let mut store = self.store.borrow_mut();
+            let Store::Sqlite(s) = &mut *store else { unreachable!("SQLite transaction on a KV-backed object") };
+            (f(s)?, s.in_explicit())
+        };
+        if let Some(no) = opened.filter(|_| !explicit) {
+            self.spawn_commit(no);
+        }
+        Ok(())
+    }
+
+    /// A write joined the open batch: replies (if confirmed) and `sync()` now wait for it.
+    pub(crate) fn note_write(&self, confirmed: bool) {
+        let open = match &*self.store.borrow() {
+            Store::Sqlite(s) => s.open_batch(),
+            Store::Kv(s) => s.open_batch(),
+        };
+        if let Some(no) = open {
+            let mut out = self.output.borrow_mut();
+            out.last_any = out.last_any.max(no);
+            if confirmed {
+                out.last_written = out.last_written.max(no);
+            }
+        }
+    }
+
+    /// Whether a `transaction()` (or `transaction_sync()`) is running.
+    pub(crate) fn in_transaction(&self) -> bool {
+        match &*self.store.borrow() {
+            Store::Sqlite(s) => s.depth() > 0,
+            Store::Kv(s) => s.in_transaction(),
+        }
+    }
+
+    /// Wakes everything waiting on storage progress (commits, flushes, finished reads).
+    pub(crate) fn notify_storage(&self) {
+        for w in self.output.borrow_mut().waiters.drain(..) {
+            w.wake();
+        }
+    }
+
+    /// Registers `waker` for the next storage progress.
+    pub(crate) fn wait_storage(&self, waker: &Waker) {
+        self.output.borrow_mut().waiters.push(waker.clone());
     }
 
     /// The commit task: it yields one scheduler turn, so whatever else is ready now (other
@@ -122,53 +178,55 @@ impl ObjectCore {
             if core.incarnation() != inc {
                 return;
             }
-            let p = core.world.fault_plan().crash_before_commit;
-            if core.world.decide().chance(p) {
-                core.crash(&format!(
-                    "injected: between the writes of batch #{batch} and its commit"
-                ));
+            let plan = core.world.fault_plan();
+            if core.world.decide().chance(plan.crash_before_commit) {
+                core.crash(&format!("injected: between the writes of batch #{batch} and its commit"));
                 return;
             }
-            core.commit();
+            if core.world.decide().chance(plan.commit_failure) {
+                // A commit that fails breaks the output gate: the object resets (§2.4).
+                core.reset(
+                    &format!("injected: commit of batch #{batch} failed"),
+                    Error::reset("Internal error in Durable Object storage write caused object to be reset."),
+                );
+                return;
+            }
+            core.commit_open();
         });
     }
 
-    fn commit(&self) {
-        let batch = match self.store.borrow_mut().commit() {
-            Ok(Some(b)) => b,
-            Ok(None) => return,
-            Err(e) => {
-                self.world
-                    .violation("storage", format!("{}: COMMIT failed: {e}", self.label));
-                return;
-            }
+    /// Commits the open implicit batch now (the commit task, or a `transaction()` start).
+    pub(crate) fn commit_open(&self) {
+        let committed = match &mut *self.store.borrow_mut() {
+            Store::Sqlite(s) => s.commit(),
+            Store::Kv(_) => Ok(None),
         };
+        match committed {
+            Ok(Some(b)) => self.batch_durable(b.no, &b.keys()),
+            Ok(None) => {}
+            Err(e) => self.world.violation("storage", format!("{}: COMMIT failed: {e}", self.label)),
+        }
+    }
+
+    /// A batch reached storage: replies and `sync()` waiting for it go.
+    pub(crate) fn batch_durable(&self, no: u64, keys: &[String]) {
         self.world.stats().commits += 1;
-        let keys: Vec<String> = batch.writes.iter().map(|(k, _)| key_text(k)).collect();
-        self.world.trace(
-            &self.label,
-            format!(
-                "commit batch #{} ({} writes: {})",
-                batch.no,
-                keys.len(),
-                summarize(&keys)
-            ),
-        );
-        let mut out = self.output.borrow_mut();
-        out.durable = batch.no;
-        for w in out.waiters.drain(..) {
-            w.wake();
+        self.world.trace(&self.label, format!("commit batch #{no} ({} writes: {})", keys.len(), summarize(keys)));
+        self.output.borrow_mut().durable = no;
+        self.notify_storage();
+    }
+
+    /// The KV back-end's flush of batch `no` landed.
+    pub(crate) fn flushed(&self, no: u64, _n: usize) {
+        if let Some(keys) = kv_ops::finish(self) {
+            self.batch_durable(no, &keys);
         }
     }
 
     /// Waits until batch `needed` is durable; fails with the reset error if the object
     /// crashes first.
     pub(crate) fn wait_durable(self: &Rc<Self>, incarnation: u64, needed: u64) -> DurableWait {
-        DurableWait {
-            core: self.clone(),
-            incarnation,
-            needed,
-        }
+        DurableWait { core: self.clone(), incarnation, needed }
     }
 
     /// Holds a reply until the writes before it are durable (or lets it go at once when
@@ -178,10 +236,7 @@ impl ObjectCore {
         let enforced = self.world.config().output_gate == GatePolicy::Enforced;
         if enforced && self.output.borrow().durable < needed {
             self.world.stats().held_responses += 1;
-            self.world.trace(
-                &self.label,
-                format!("output gate holds {what} until batch #{needed} is durable"),
-            );
+            self.world.trace(&self.label, format!("output gate holds {what} until batch #{needed} is durable"));
             self.wait_durable(incarnation, needed).await?;
         } else if self.incarnation() != incarnation {
             return Err(self.reset_error());
@@ -194,33 +249,27 @@ impl ObjectCore {
     /// Crash: the instance and all its in-flight work are dropped, the open batch is
     /// rolled back, and everyone waiting on this incarnation is woken to fail.
     pub(crate) fn crash(&self, reason: &str) {
-        self.reset(
-            reason,
-            Error::reset(format!("Durable Object reset: {reason} (simulated crash).")),
-        );
+        self.reset(reason, Error::reset(format!("Durable Object reset: {reason} (simulated crash).")));
     }
 
     /// Resets the object with the error its callers will see.
     pub(crate) fn reset(&self, reason: &str, error: Error) {
         let had_instance = self.instance.borrow().is_some();
-        let lost = self.store.borrow_mut().rollback();
+        let (lost, landed) = self.drop_unflushed();
         let strands = self.live.borrow().len();
         self.incarnation.set(self.incarnation.get() + 1);
         *self.reset_error.borrow_mut() = error;
         self.world.stats().crashes += 1;
-        let lost_text = match &lost {
-            Some(b) => format!("; batch #{} ({} writes) rolled back", b.no, b.writes.len()),
+        let mut lost_text = match lost {
+            Some(no) => format!("; batch #{no} rolled back"),
             None => String::new(),
         };
-        let what = if had_instance {
-            "instance dropped"
-        } else {
-            "nothing in memory"
-        };
-        self.world.trace(
-            &self.label,
-            format!("CRASH {reason}: {what}, {strands} strands killed{lost_text}"),
-        );
+        if let Some(no) = landed {
+            lost_text.push_str(&format!("; batch #{no} in flight landed"));
+            self.output.borrow_mut().durable = no;
+        }
+        let what = if had_instance { "instance dropped" } else { "nothing in memory" };
+        self.world.trace(&self.label, format!("CRASH {reason}: {what}, {strands} strands killed{lost_text}"));
         self.check_after_crash();
         let instance = self.instance.borrow_mut().take();
         drop(instance);
@@ -230,9 +279,25 @@ impl ObjectCore {
             let mut out = self.output.borrow_mut();
             wakers.append(&mut out.waiters);
             out.last_written = out.durable;
+            out.last_any = out.durable;
         }
         for w in wakers {
             w.wake();
+        }
+    }
+
+    /// Loses what is not durable: (batch lost, KV flush in flight that landed).
+    fn drop_unflushed(&self) -> (Option<u64>, Option<u64>) {
+        let backend = self.store.borrow().backend();
+        match backend {
+            Backend::Sqlite => {
+                let lost = match &mut *self.store.borrow_mut() {
+                    Store::Sqlite(s) => s.rollback().map(|b| b.no),
+                    Store::Kv(_) => None,
+                };
+                (lost, None)
+            }
+            Backend::Kv => kv_ops::crash(self),
         }
     }
 
@@ -253,9 +318,11 @@ impl ObjectCore {
         self.check_coalescing("after crash");
     }
 
-    /// The database holds exactly the committed batches: never part of one.
+    /// The database holds exactly the committed batches: never part of one. (On the KV
+    /// back-end storage takes a batch in one step, so there is nothing to compare.)
     pub(crate) fn check_coalescing(&self, when: &str) {
         let store = self.store.borrow();
+        let Store::Sqlite(store) = &*store else { return };
         if store.open_batch().is_some() {
             return;
         }
@@ -270,29 +337,42 @@ impl ObjectCore {
                     .collect();
                 self.world.violation(
                     "coalescing",
-                    format!("{} {when}: durable state is not a whole number of committed batches (keys differ: {})", self.label, summarize(&diff)),
+                    format!(
+                        "{} {when}: durable state is not a whole number of committed batches (keys differ: {})",
+                        self.label,
+                        summarize(&diff)
+                    ),
                 );
             }
-            Err(e) => self.world.violation(
-                "storage",
-                format!("{}: reading durable state failed: {e}", self.label),
+            Err(e) => self.world.violation("storage", format!("{}: reading durable state failed: {e}", self.label)),
+        }
+        match store.digest_sql_tables() {
+            Ok(d) if d == store.committed_sql_digest() => {}
+            Ok(_) => self.world.violation(
+                "coalescing",
+                format!("{} {when}: SQL tables are not in the state of the last committed batch", self.label),
             ),
+            Err(e) => self.world.violation("storage", format!("{}: reading SQL tables failed: {e}", self.label)),
         }
     }
 
     /// Committed KV state, as JSON values.
     pub(crate) fn durable_kv(&self) -> BTreeMap<String, serde_json::Value> {
-        self.store
-            .borrow()
-            .shadow()
-            .iter()
-            .map(|(k, v)| (key_text(k), decode_json(v)))
-            .collect()
+        let shadow = match &*self.store.borrow() {
+            Store::Sqlite(s) => Some(s.shadow().clone()),
+            Store::Kv(_) => None,
+        };
+        let rows = shadow.unwrap_or_else(|| kv_ops::durable(self));
+        rows.iter().map(|(k, v)| (key_text(k), decode_json(v))).collect()
     }
 
     /// Whether a batch is still waiting for its commit.
     pub(crate) fn has_open_batch(&self) -> bool {
-        self.store.borrow().open_batch().is_some()
+        let sqlite_open = match &*self.store.borrow() {
+            Store::Sqlite(s) => Some(s.open_batch().is_some()),
+            Store::Kv(_) => None,
+        };
+        sqlite_open.unwrap_or_else(|| kv_ops::busy(self))
     }
 
     pub(crate) fn teardown(&self) {
@@ -329,12 +409,7 @@ impl Future for DurableWait {
 /// A short list for trace lines: the first few items, then a count.
 pub(crate) fn summarize(items: &[String]) -> String {
     const SHOWN: usize = 4;
-    let mut s = items
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut s = items.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
     if items.len() > SHOWN {
         s.push_str(&format!(", … {} more", items.len() - SHOWN));
     }

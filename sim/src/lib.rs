@@ -46,7 +46,7 @@ pub use namespace::{Namespace, ObjectId, Stub};
 pub use object::{DurableObject, Env, State};
 pub use report::{RunReport, Stats, Violation};
 pub use run::run;
-pub use storage::{ListOptions, Storage, StorageOp};
+pub use storage::{Backend, ListOptions, ReadOptions, Storage, StorageOp, Txn, WriteOptions};
 pub use strand::CriticalSection;
 pub use time::SimTime;
 pub use trace::{Completion, Op, TraceLine};

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::host::ObjectCore;
 use crate::object::{DurableObject, Env, State};
+use crate::storage::Backend;
 use crate::strand::{checkpoint, Strand};
 use crate::trace::Fnv64;
 use crate::world::World;
@@ -48,45 +49,42 @@ pub struct Namespace<O> {
 
 impl<O> Clone for Namespace<O> {
     fn clone(&self) -> Self {
-        Namespace {
-            inner: self.inner.clone(),
-            _class: PhantomData,
-        }
+        Namespace { inner: self.inner.clone(), _class: PhantomData }
     }
 }
 
 struct NamespaceInner {
     world: World,
     binding: String,
+    backend: Backend,
     hosts: RefCell<BTreeMap<String, Rc<ObjectCore>>>,
 }
 
 impl<O: DurableObject> Namespace<O> {
     /// The namespace bound as `binding`, created on first use.
-    pub fn register(world: &World, binding: &str) -> Namespace<O> {
+    pub fn register(world: &World, binding: &str, backend: Backend) -> Namespace<O> {
         if let Some(ns) = Self::lookup(world, binding) {
             return ns;
         }
         let inner = Rc::new(NamespaceInner {
             world: world.clone(),
             binding: binding.to_owned(),
+            backend,
             hosts: RefCell::default(),
         });
-        let typed: Rc<Namespace<O>> = Rc::new(Namespace {
-            inner,
-            _class: PhantomData,
-        });
-        world
-            .0
-            .namespaces
-            .borrow_mut()
-            .insert(binding.to_owned(), typed.clone());
+        let typed: Rc<Namespace<O>> = Rc::new(Namespace { inner, _class: PhantomData });
+        world.0.namespaces.borrow_mut().insert(binding.to_owned(), typed.clone());
         (*typed).clone()
     }
 
     pub(crate) fn lookup(world: &World, binding: &str) -> Option<Namespace<O>> {
         let any = world.0.namespaces.borrow().get(binding).cloned()?;
         any.downcast::<Namespace<O>>().ok().map(|ns| (*ns).clone())
+    }
+
+    /// The storage back-end of its objects.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
     }
 
     /// The binding name.
@@ -105,10 +103,7 @@ impl<O: DurableObject> Namespace<O> {
             h.write(name.as_bytes());
             hex.push_str(&format!("{:016x}", h.finish()));
         }
-        ObjectId {
-            hex,
-            name: Some(name.to_owned()),
-        }
+        ObjectId { hex, name: Some(name.to_owned()) }
     }
 
     /// `newUniqueId()`: a fresh id drawn from the run's stream.
@@ -120,10 +115,7 @@ impl<O: DurableObject> Namespace<O> {
 
     /// `get(id)`: a stub. Creating it does not construct the object.
     pub fn get(&self, id: &ObjectId) -> Stub<O> {
-        Stub {
-            ns: self.clone(),
-            id: id.clone(),
-        }
+        Stub { ns: self.clone(), id: id.clone() }
     }
 
     fn host(&self, id: &ObjectId) -> Result<Rc<ObjectCore>> {
@@ -136,11 +128,8 @@ impl<O: DurableObject> Namespace<O> {
             }
             _ => format!("{}:#{}", self.inner.binding, &id.hex[..8]),
         };
-        let core = ObjectCore::new(&self.inner.world, label)?;
-        self.inner
-            .hosts
-            .borrow_mut()
-            .insert(id.hex.clone(), core.clone());
+        let core = ObjectCore::new(&self.inner.world, label, self.inner.backend)?;
+        self.inner.hosts.borrow_mut().insert(id.hex.clone(), core.clone());
         Ok(core)
     }
 }
@@ -153,10 +142,7 @@ pub struct Stub<O> {
 
 impl<O> Clone for Stub<O> {
     fn clone(&self) -> Self {
-        Stub {
-            ns: self.ns.clone(),
-            id: self.id.clone(),
-        }
+        Stub { ns: self.ns.clone(), id: self.id.clone() }
     }
 }
 
@@ -171,10 +157,7 @@ impl<O: DurableObject> Stub<O> {
 
     /// The label the trace and history use for the target object.
     pub fn label(&self) -> String {
-        self.ns
-            .host(&self.id)
-            .map(|c| c.label.clone())
-            .unwrap_or_else(|_| self.id.hex.clone())
+        self.ns.host(&self.id).map(|c| c.label.clone()).unwrap_or_else(|_| self.id.hex.clone())
     }
 
     /// Calls the object: latency, delivery through the input gate, the handler, the
@@ -217,8 +200,7 @@ async fn deliver<O: DurableObject>(
     if core.incarnation() != incarnation {
         return Err(core.reset_error());
     }
-    core.release_reply(incarnation, &format!("the reply to s{strand_id} ({what})"))
-        .await?;
+    core.release_reply(incarnation, &format!("the reply to s{strand_id} ({what})")).await?;
     result.map_err(Error::into_remote)
 }
 
@@ -226,15 +208,10 @@ async fn deliver<O: DurableObject>(
 fn instance<O: DurableObject>(core: &Rc<ObjectCore>, id: &ObjectId) -> Result<Rc<O>> {
     let existing = core.instance.borrow().clone();
     if let Some(any) = existing {
-        return any
-            .downcast::<O>()
-            .map_err(|_| Error::usage("dosim: two classes bound to one object id"));
+        return any.downcast::<O>().map_err(|_| Error::usage("dosim: two classes bound to one object id"));
     }
     core.world.stats().constructions += 1;
-    core.world.trace(
-        &core.label,
-        format!("construct (incarnation {})", core.incarnation()),
-    );
+    core.world.trace(&core.label, format!("construct (incarnation {})", core.incarnation()));
     let state = State::new(core, id.clone());
     let object = Rc::new(O::new(state, Env::new(&core.world)));
     *core.instance.borrow_mut() = Some(object.clone());

@@ -44,12 +44,7 @@ pub struct State {
 
 impl State {
     pub(crate) fn new(core: &Rc<ObjectCore>, id: ObjectId) -> State {
-        State {
-            core: Rc::downgrade(core),
-            world: core.world.clone(),
-            id,
-            storage: Storage::new(core),
-        }
+        State { core: Rc::downgrade(core), world: core.world.clone(), id, storage: Storage::new(core) }
     }
 
     /// `ctx.id`.
@@ -102,9 +97,7 @@ pub struct Env {
 
 impl Env {
     pub(crate) fn new(world: &World) -> Env {
-        Env {
-            world: world.clone(),
-        }
+        Env { world: world.clone() }
     }
 
     /// The namespace bound as `binding` (it must have been registered by the scenario).

@@ -61,8 +61,7 @@ where
     F: Future<Output = ()> + 'static,
 {
     let limit = Duration::from_millis(config.time_limit_ms);
-    let mut rt =
-        madsim::runtime::Runtime::with_seed_and_config(config.seed, madsim::Config::default());
+    let mut rt = madsim::runtime::Runtime::with_seed_and_config(config.seed, madsim::Config::default());
     rt.set_time_limit(limit);
     let slot: Rc<RefCell<Option<World>>> = Rc::default();
     let keep = slot.clone();
@@ -70,33 +69,21 @@ where
         rt.block_on(async move {
             let world = World::new(config);
             *keep.borrow_mut() = Some(world.clone());
-            world.trace(
-                "world",
-                format!("seed {} faults: {}", world.seed(), world.fault_plan()),
-            );
+            world.trace("world", format!("seed {} faults: {}", world.seed(), world.fault_plan()));
             spawn_chaos(&world);
             workload(world.clone()).await;
             settle(&world).await;
         })
     }));
-    let world = slot
-        .borrow_mut()
-        .take()
-        .expect("the world is created first thing in the run");
+    let world = slot.borrow_mut().take().expect("the world is created first thing in the run");
     if let Err(payload) = outcome {
         let msg = panic_text(payload.as_ref());
         if msg.contains("no events, all tasks will block forever") {
-            world.violation(
-                "liveness",
-                "deadlock: every task is blocked and no timer is pending",
-            );
+            world.violation("liveness", "deadlock: every task is blocked and no timer is pending");
         } else if msg.contains("time limit exceeded") {
             world.violation(
                 "liveness",
-                format!(
-                    "the run did not finish within {} ms of simulated time",
-                    limit.as_millis()
-                ),
+                format!("the run did not finish within {} ms of simulated time", limit.as_millis()),
             );
         } else {
             world.violation("harness", format!("the workload or dosim panicked: {msg}"));
@@ -141,10 +128,7 @@ async fn settle(world: &World) {
         }
         world.sleep(Duration::from_millis(1)).await;
     }
-    world.violation(
-        "liveness",
-        "batches still uncommitted 1000 ms after the workload ended",
-    );
+    world.violation("liveness", "batches still uncommitted 1000 ms after the workload ended");
 }
 
 fn finish(world: &World) -> RunReport {
@@ -152,10 +136,7 @@ fn finish(world: &World) -> RunReport {
     for o in &objects {
         o.check_coalescing("at the end of the run");
     }
-    let durable = objects
-        .iter()
-        .map(|o| (o.label.clone(), o.durable_kv()))
-        .collect();
+    let durable = objects.iter().map(|o| (o.label.clone(), o.durable_kv())).collect();
     let trace = std::mem::take(&mut *world.0.trace.borrow_mut());
     let (_, trace_hash) = render_trace(&trace);
     RunReport {

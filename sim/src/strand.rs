@@ -39,14 +39,7 @@ pub(crate) struct Strand<T> {
 impl<T> Strand<T> {
     pub(crate) fn new(core: Rc<ObjectCore>, id: StrandId, what: String, body: Body<T>) -> Self {
         let incarnation = core.incarnation();
-        Strand {
-            core,
-            id,
-            incarnation,
-            body: Some(body),
-            waiting: false,
-            what,
-        }
+        Strand { core, id, incarnation, body: Some(body), waiting: false, what }
     }
 
     fn end(&mut self) {
@@ -86,10 +79,7 @@ impl<T> Future for Strand<T> {
                     this.core.world.stats().gate_waits += 1;
                     this.core.world.trace(
                         &this.core.label,
-                        format!(
-                            "s{} ({}) waits at the input gate: {blocker}",
-                            this.id, this.what
-                        ),
+                        format!("s{} ({}) waits at the input gate: {blocker}", this.id, this.what),
                     );
                 }
                 return Poll::Pending;
@@ -97,10 +87,7 @@ impl<T> Future for Strand<T> {
             Entry::Enter { overridden } => {
                 if this.waiting {
                     this.waiting = false;
-                    this.core.world.trace(
-                        &this.core.label,
-                        format!("s{} ({}) enters", this.id, this.what),
-                    );
+                    this.core.world.trace(&this.core.label, format!("s{} ({}) enters", this.id, this.what));
                 }
                 if let Some(b) = overridden {
                     this.core.world.violation(
@@ -123,18 +110,10 @@ impl<T> Future for Strand<T> {
                 let msg = panic_text(payload.as_ref());
                 this.end();
                 let world = this.core.world.clone();
-                world.violation(
-                    "panic",
-                    format!(
-                        "{} panicked in s{} ({}): {msg}",
-                        this.core.label, this.id, this.what
-                    ),
-                );
+                world
+                    .violation("panic", format!("{} panicked in s{} ({}): {msg}", this.core.label, this.id, this.what));
                 if this.core.incarnation() == this.incarnation {
-                    this.core.reset(
-                        "object panicked",
-                        Error::panic(format!("Durable Object panicked: {msg}")),
-                    );
+                    this.core.reset("object panicked", Error::panic(format!("Durable Object panicked: {msg}")));
                 }
                 Poll::Ready(Err(Error::panic(msg)))
             }
@@ -153,10 +132,7 @@ impl<T> Future for Strand<T> {
                 this.core.gate.borrow().wake_next();
                 let p = this.core.world.fault_plan().crash_at_await;
                 if p > 0 && this.core.world.decide().chance(p) {
-                    this.core.crash(&format!(
-                        "injected: while s{} ({}) was suspended at an await",
-                        this.id, this.what
-                    ));
+                    this.core.crash(&format!("injected: while s{} ({}) was suspended at an await", this.id, this.what));
                     return this.killed();
                 }
                 Poll::Pending
@@ -217,12 +193,7 @@ pub struct CriticalSection<T> {
 
 impl<T> CriticalSection<T> {
     pub(crate) fn failed(error: Error) -> Self {
-        CriticalSection {
-            slot: Rc::new(RefCell::new(SectionSlot {
-                result: Some(Err(error)),
-                waiter: None,
-            })),
-        }
+        CriticalSection { slot: Rc::new(RefCell::new(SectionSlot { result: Some(Err(error)), waiter: None })) }
     }
 }
 
@@ -242,26 +213,15 @@ impl<T> Future for CriticalSection<T> {
 
 /// Starts `body` as a critical section (do-semantics §1.5): from now until it settles,
 /// only its own strand enters the object; on success the caller goes before anyone queued.
-pub(crate) fn block_concurrency_while<T: 'static>(
-    core: &Rc<ObjectCore>,
-    body: Body<T>,
-) -> CriticalSection<T> {
+pub(crate) fn block_concurrency_while<T: 'static>(core: &Rc<ObjectCore>, body: Body<T>) -> CriticalSection<T> {
     let parent = current_strand();
     let id = core.world.next_strand();
     if !core.gate.borrow_mut().open_section(id, parent) {
-        return CriticalSection::failed(Error::usage(
-            "blockConcurrencyWhile() calls are nested too deeply.",
-        ));
+        return CriticalSection::failed(Error::usage("blockConcurrencyWhile() calls are nested too deeply."));
     }
     let from = parent.map_or_else(|| "outside any strand".to_owned(), |p| format!("s{p}"));
-    core.world.trace(
-        &core.label,
-        format!("s{id} critical section opened by {from}"),
-    );
-    let slot = Rc::new(RefCell::new(SectionSlot {
-        result: None,
-        waiter: None,
-    }));
+    core.world.trace(&core.label, format!("s{id} critical section opened by {from}"));
+    let slot = Rc::new(RefCell::new(SectionSlot { result: None, waiter: None }));
     let strand = Strand::new(core.clone(), id, "critical section".into(), body);
     let incarnation = core.incarnation();
     let weak = Rc::downgrade(core);
@@ -272,11 +232,8 @@ pub(crate) fn block_concurrency_while<T: 'static>(
         match result {
             Ok(v) => {
                 let mut slot = out.borrow_mut();
-                core.gate
-                    .borrow_mut()
-                    .close_section(id, slot.waiter.is_some());
-                core.world
-                    .trace(&core.label, format!("s{id} critical section closed"));
+                core.gate.borrow_mut().close_section(id, slot.waiter.is_some());
+                core.world.trace(&core.label, format!("s{id} critical section closed"));
                 slot.result = Some(Ok(v));
                 if let Some(w) = slot.waiter.take() {
                     w.wake();

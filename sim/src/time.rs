@@ -9,19 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// A point on the simulated clock, in milliseconds since the run began.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct SimTime(pub u64);
 
 impl SimTime {
@@ -59,19 +47,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Some(i) => t.split_at(i),
         None => (t, "s"),
     };
-    let n: u64 = num.parse().map_err(|_| {
-        format!("malformed duration {text:?}: expected a number and a unit, like 30s, 10m or 500ms")
-    })?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("malformed duration {text:?}: expected a number and a unit, like 30s, 10m or 500ms"))?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
         "m" | "min" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
-        _ => {
-            return Err(format!(
-                "malformed duration {text:?}: unknown unit {unit:?} (use ms, s, m or h)"
-            ))
-        }
+        _ => return Err(format!("malformed duration {text:?}: unknown unit {unit:?} (use ms, s, m or h)")),
     };
     Ok(d)
 }

@@ -21,13 +21,7 @@ pub struct TraceLine {
 impl TraceLine {
     /// Writes the line as the trace prints it: time, actor column, event.
     pub fn write_to(&self, out: &mut String) {
-        let _ = write!(
-            out,
-            "{:>9} {:<20} {}",
-            self.at.to_string(),
-            self.actor,
-            self.what
-        );
+        let _ = write!(out, "{:>9} {:<20} {}", self.at.to_string(), self.actor, self.what);
     }
 }
 
@@ -171,11 +165,7 @@ mod tests {
 
     #[test]
     fn trace_hash_changes_with_any_line() {
-        let a = vec![TraceLine {
-            at: SimTime(1),
-            actor: "x".into(),
-            what: "commit".into(),
-        }];
+        let a = vec![TraceLine { at: SimTime(1), actor: "x".into(), what: "commit".into() }];
         let mut b = a.clone();
         b[0].at = SimTime(2);
         assert_ne!(render_trace(&a).1, render_trace(&b).1);

@@ -102,11 +102,7 @@ impl World {
     /// Appends a line to the runtime trace.
     pub fn trace(&self, actor: &str, what: impl Into<String>) {
         if self.0.config.record_trace {
-            self.0.trace.borrow_mut().push(TraceLine {
-                at: self.now(),
-                actor: actor.to_owned(),
-                what: what.into(),
-            });
+            self.0.trace.borrow_mut().push(TraceLine { at: self.now(), actor: actor.to_owned(), what: what.into() });
         }
     }
 
@@ -117,11 +113,7 @@ impl World {
         let mut v = self.0.violations.borrow_mut();
         let n = v.iter().filter(|x| x.checker == checker).count();
         if n < MAX_VIOLATIONS_PER_CHECKER {
-            v.push(Violation {
-                checker: checker.to_owned(),
-                message,
-                at: self.now(),
-            });
+            v.push(Violation { checker: checker.to_owned(), message, at: self.now() });
         }
     }
 
@@ -159,23 +151,12 @@ impl World {
 
     /// Every object created so far, in creation order (labels).
     pub fn objects(&self) -> Vec<String> {
-        self.0
-            .objects
-            .borrow()
-            .iter()
-            .map(|o| o.label.clone())
-            .collect()
+        self.0.objects.borrow().iter().map(|o| o.label.clone()).collect()
     }
 
     /// Crashes the object with this label now (no effect if it is not in memory).
     pub fn crash(&self, label: &str, reason: &str) {
-        let target = self
-            .0
-            .objects
-            .borrow()
-            .iter()
-            .find(|o| o.label == label)
-            .cloned();
+        let target = self.0.objects.borrow().iter().find(|o| o.label == label).cloned();
         if let Some(core) = target {
             core.crash(reason);
         }

@@ -1,17 +1,45 @@
 //! One object's SQLite database (rusqlite, bundled, in memory): the KV API lives in the
 //! hidden table `_cf_KV`; writes run at once inside an implicit transaction (a *batch*)
-//! that the commit task closes on a later turn. Also keeps the committed KV state as the
-//! write log says it should be (the shadow) so the checkers can compare after a crash.
+//! that the commit task closes on a later turn, or inside an explicit transaction
+//! (`transaction()`, savepoints). Also keeps the committed state as the write log says it
+//! should be (the shadow, plus a digest of the SQL tables) for the checkers.
 
 use crate::error::{Error, Result};
+use crate::trace::Fnv64;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
-/// Writes of one implicit transaction, in order. `None` is a delete.
+/// One logged write of a batch.
+#[derive(Debug, Clone)]
+pub(crate) enum Write {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    /// `delete_all()`: everything before it is gone.
+    Clear,
+}
+
+/// Writes of one transaction, in order.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub no: u64,
-    pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub writes: Vec<Write>,
+    /// Opened by `transaction()` rather than implicitly.
+    pub explicit: bool,
+    /// Some SQL (not KV) statement wrote in it.
+    pub sql_touched: bool,
+}
+
+impl Batch {
+    /// Keys written, for trace lines.
+    pub fn keys(&self) -> Vec<String> {
+        self.writes
+            .iter()
+            .map(|w| match w {
+                Write::Put(k, _) | Write::Delete(k) => key_text(k),
+                Write::Clear => "(delete_all)".to_owned(),
+            })
+            .collect()
+    }
 }
 
 /// Key range and order of a `list()`, already compiled (see `ListOptions`).
@@ -23,27 +51,47 @@ pub(crate) struct Range {
     pub limit: Option<u64>,
 }
 
+/// A savepoint of an open transaction, and where the write log stood when it began.
+#[derive(Debug)]
+struct Savepoint {
+    name: String,
+    log_len: usize,
+}
+
 pub(crate) struct SqliteStore {
     conn: Connection,
     open: Option<Batch>,
     next_batch: u64,
+    savepoints: Vec<Savepoint>,
     shadow: BTreeMap<Vec<u8>, Vec<u8>>,
+    sql_digest: u64,
 }
+
+/// SQLite's own limit on a string or blob, as workerd sets it (do-semantics §4.1, §5.3).
+pub(crate) const MAX_LENGTH: i32 = 4 * 1024 * 1024;
 
 impl SqliteStore {
     /// A fresh database whose `random()` and `randomblob()` draw from `seed`.
     pub fn open(seed: u64) -> Result<SqliteStore> {
         let conn = Connection::open_in_memory()?;
-        conn.execute_batch(
-            "CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID;",
-        )?;
+        conn.execute_batch("CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID;")?;
+        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, MAX_LENGTH);
         seed_random(&conn, seed)?;
-        Ok(SqliteStore {
+        let mut store = SqliteStore {
             conn,
             open: None,
             next_batch: 1,
+            savepoints: Vec::new(),
             shadow: BTreeMap::new(),
-        })
+            sql_digest: 0,
+        };
+        store.sql_digest = store.digest_sql_tables()?;
+        Ok(store)
+    }
+
+    /// The connection, for SQL statements of the object's own.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// Number of the open batch, if a write is waiting for its commit.
@@ -51,32 +99,45 @@ impl SqliteStore {
         self.open.as_ref().map(|b| b.no)
     }
 
-    /// Starts the implicit transaction if none is open; returns its number if it is new.
-    fn begin(&mut self) -> Result<Option<u64>> {
+    /// Whether an explicit transaction (`transaction()`) is open.
+    pub fn in_explicit(&self) -> bool {
+        self.open.as_ref().is_some_and(|b| b.explicit)
+    }
+
+    /// Current savepoint depth.
+    pub fn depth(&self) -> usize {
+        self.savepoints.len()
+    }
+
+    /// Starts the implicit transaction if none is open; returns its number if it is new
+    /// (its commit must then be scheduled).
+    pub fn begin(&mut self) -> Result<Option<u64>> {
         if self.open.is_some() {
             return Ok(None);
         }
         self.conn.execute_batch("BEGIN")?;
         let no = self.next_batch;
         self.next_batch += 1;
-        self.open = Some(Batch {
-            no,
-            writes: Vec::new(),
-        });
+        self.open = Some(Batch { no, ..Default::default() });
         Ok(Some(no))
     }
 
-    fn log(&mut self, key: &[u8], value: Option<&[u8]>) {
+    fn log(&mut self, w: Write) {
         if let Some(b) = self.open.as_mut() {
-            b.writes.push((key.to_vec(), value.map(<[u8]>::to_vec)));
+            b.writes.push(w);
+        }
+    }
+
+    /// Marks the open batch as holding SQL writes (the checkers then digest the tables).
+    pub fn touch_sql(&mut self) {
+        if let Some(b) = self.open.as_mut() {
+            b.sql_touched = true;
         }
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT value FROM _cf_KV WHERE key = ?1")?;
-        Ok(st.query_row(params![key], |r| r.get(0)).optional()?)
+        let mut st = self.conn.prepare_cached("SELECT value FROM _cf_KV WHERE key = ?1")?;
+        st.query_row(params![key], |r| r.get(0)).optional().map_err(sql_error)
     }
 
     pub fn list(&self, range: &Range) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -87,21 +148,17 @@ impl SqliteStore {
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let limit = range.limit.map_or(-1, |l| l as i64);
-        let rows = st.query_map(params![range.start, range.end, limit], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = st.query_map(params![range.start, range.end, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql_error)
     }
 
-    /// Writes every entry or none (a savepoint inside the implicit transaction, T44).
+    /// Writes every entry or none (a savepoint inside the transaction, T44).
     /// Returns the number of a batch this write opened.
     pub fn put_all(&mut self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Option<u64>> {
         let new = self.begin()?;
         self.conn.execute_batch("SAVEPOINT _cf_put")?;
-        let res = (|| -> Result<()> {
-            let mut st = self
-                .conn
-                .prepare_cached("INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?1, ?2)")?;
+        let res = (|| -> rusqlite::Result<()> {
+            let mut st = self.conn.prepare_cached("INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?1, ?2)")?;
             for (k, v) in entries {
                 st.execute(params![k, v])?;
             }
@@ -111,14 +168,13 @@ impl SqliteStore {
             Ok(()) => {
                 self.conn.execute_batch("RELEASE _cf_put")?;
                 for (k, v) in entries {
-                    self.log(k, Some(v));
+                    self.log(Write::Put(k.clone(), v.clone()));
                 }
                 Ok(new)
             }
             Err(e) => {
-                self.conn
-                    .execute_batch("ROLLBACK TO _cf_put; RELEASE _cf_put")?;
-                Err(e)
+                self.conn.execute_batch("ROLLBACK TO _cf_put; RELEASE _cf_put")?;
+                Err(sql_error(e))
             }
         }
     }
@@ -128,37 +184,130 @@ impl SqliteStore {
         let new = self.begin()?;
         let mut n = 0;
         {
-            let mut st = self
-                .conn
-                .prepare_cached("DELETE FROM _cf_KV WHERE key = ?1")?;
+            let mut st = self.conn.prepare_cached("DELETE FROM _cf_KV WHERE key = ?1")?;
             for k in keys {
                 n += st.execute(params![k])?;
             }
         }
         for k in keys {
-            self.log(k, None);
+            self.log(Write::Delete(k.clone()));
         }
         Ok((n, new))
     }
 
-    /// Commits the open batch; the shadow follows the write log.
-    pub fn commit(&mut self) -> Result<Option<Batch>> {
-        let Some(batch) = self.open.take() else {
-            return Ok(None);
+    /// `deleteAll()`: the whole database is emptied (every SQL table, view, index and
+    /// trigger, and the KV table) inside the current batch, so it is atomic.
+    pub fn reset_database(&mut self) -> Result<Option<u64>> {
+        let new = self.begin()?;
+        let objects: Vec<(String, String)> = {
+            let mut st = self.conn.prepare(
+                "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name <> '_cf_KV' \
+                 AND type IN ('table', 'view') ORDER BY type DESC, name",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
         };
-        self.conn.execute_batch("COMMIT")?;
-        for (k, v) in &batch.writes {
-            match v {
-                Some(v) => self.shadow.insert(k.clone(), v.clone()),
-                None => self.shadow.remove(k),
-            };
+        for (kind, name) in objects {
+            let quoted = name.replace('"', "\"\"");
+            let verb = if kind == "view" { "VIEW" } else { "TABLE" };
+            self.conn.execute_batch(&format!("DROP {verb} IF EXISTS \"{quoted}\""))?;
         }
+        self.conn.execute_batch("DELETE FROM _cf_KV")?;
+        self.log(Write::Clear);
+        self.touch_sql();
+        Ok(new)
+    }
+
+    /// Opens an explicit transaction level (`transaction()`); the root level opens the
+    /// batch itself. The caller has committed any open implicit batch first.
+    pub fn begin_explicit(&mut self) -> Result<Option<u64>> {
+        let depth = self.savepoints.len();
+        let name = format!("_cf_savepoint_{depth}");
+        let opened = if self.open.is_none() {
+            let no = self.next_batch;
+            self.next_batch += 1;
+            self.open = Some(Batch { no, explicit: true, ..Default::default() });
+            Some(no)
+        } else {
+            None
+        };
+        self.savepoint(name)?;
+        Ok(opened)
+    }
+
+    /// `transactionSync()` level: a savepoint inside the implicit batch.
+    pub fn begin_sync(&mut self) -> Result<Option<u64>> {
+        let opened = self.begin()?;
+        let name = format!("_cf_sync_savepoint_{}", self.savepoints.len());
+        self.savepoint(name)?;
+        Ok(opened)
+    }
+
+    fn savepoint(&mut self, name: String) -> Result<()> {
+        self.conn.execute_batch(&format!("SAVEPOINT {name}"))?;
+        let log_len = self.open.as_ref().map_or(0, |b| b.writes.len());
+        self.savepoints.push(Savepoint { name, log_len });
+        Ok(())
+    }
+
+    /// Ends the innermost savepoint, keeping (`commit`) or undoing its writes. When an
+    /// explicit root ends, its batch is returned (committed, or rolled back if not kept).
+    pub fn end_savepoint(&mut self, commit: bool) -> Result<Option<(Batch, bool)>> {
+        let Some(sp) = self.savepoints.pop() else { return Ok(None) };
+        if commit {
+            self.conn.execute_batch(&format!("RELEASE {}", sp.name))?;
+        } else {
+            self.conn.execute_batch(&format!("ROLLBACK TO {0}; RELEASE {0}", sp.name))?;
+            if let Some(b) = self.open.as_mut() {
+                b.writes.truncate(sp.log_len);
+            }
+        }
+        let explicit_root = self.savepoints.is_empty() && self.in_explicit();
+        if !explicit_root {
+            return Ok(None);
+        }
+        // Releasing the outermost savepoint committed (or ended) the transaction.
+        let batch = self.open.take().expect("explicit batch");
+        if commit {
+            self.absorb(&batch)?;
+        }
+        Ok(Some((batch, commit)))
+    }
+
+    /// Commits the open implicit batch; the shadow follows the write log.
+    pub fn commit(&mut self) -> Result<Option<Batch>> {
+        match &self.open {
+            Some(b) if !b.explicit && self.savepoints.is_empty() => {}
+            _ => return Ok(None),
+        }
+        self.conn.execute_batch("COMMIT").map_err(sql_error)?;
+        let batch = self.open.take().expect("checked above");
+        self.absorb(&batch)?;
         Ok(Some(batch))
+    }
+
+    fn absorb(&mut self, batch: &Batch) -> Result<()> {
+        for w in &batch.writes {
+            match w {
+                Write::Put(k, v) => {
+                    self.shadow.insert(k.clone(), v.clone());
+                }
+                Write::Delete(k) => {
+                    self.shadow.remove(k);
+                }
+                Write::Clear => self.shadow.clear(),
+            }
+        }
+        if batch.sql_touched {
+            self.sql_digest = self.digest_sql_tables()?;
+        }
+        Ok(())
     }
 
     /// Rolls the open batch back (crash): its writes are lost.
     pub fn rollback(&mut self) -> Option<Batch> {
         let batch = self.open.take()?;
+        self.savepoints.clear();
         if let Err(e) = self.conn.execute_batch("ROLLBACK") {
             // Rolling back an open in-memory transaction cannot fail short of a SQLite bug;
             // say so loudly rather than carry on over a half-state.
@@ -176,6 +325,94 @@ impl SqliteStore {
     pub fn shadow(&self) -> &BTreeMap<Vec<u8>, Vec<u8>> {
         &self.shadow
     }
+
+    /// Digest of the SQL tables as of the last commit that touched them.
+    pub fn committed_sql_digest(&self) -> u64 {
+        self.sql_digest
+    }
+
+    /// Digest of every SQL table's schema and rows, as SQLite has them now.
+    pub fn digest_sql_tables(&self) -> Result<u64> {
+        let mut h = Fnv64::default();
+        let tables: Vec<(String, String)> = {
+            let mut st = self.conn.prepare(
+                "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' \
+                 AND name <> '_cf_KV' ORDER BY name",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (name, sql) in &tables {
+            h.write(sql.as_bytes());
+            if !sql.starts_with("CREATE TABLE") {
+                continue;
+            }
+            let quoted = name.replace('"', "\"\"");
+            let mut st = self.conn.prepare(&format!("SELECT * FROM \"{quoted}\" ORDER BY 1"))?;
+            let n = st.column_count();
+            let mut rows = st.query([])?;
+            while let Some(row) = rows.next()? {
+                for i in 0..n {
+                    let v: rusqlite::types::Value = row.get(i)?;
+                    h.write(format!("{v:?}").as_bytes());
+                }
+            }
+        }
+        Ok(h.finish())
+    }
+
+    /// `databaseSize`: (page_count - freelist_count) * page_size.
+    pub fn database_size(&self) -> Result<u64> {
+        let q = |p: &str| -> Result<i64> { Ok(self.conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))?) };
+        Ok(((q("page_count")? - q("freelist_count")?) * q("page_size")?) as u64)
+    }
+}
+
+/// A SQLite error in workerd's words: SQLite's message, then the code's name.
+pub(crate) fn sql_error(e: rusqlite::Error) -> Error {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg) => {
+            let text = msg.clone().unwrap_or_else(|| f.to_string());
+            Error::storage(format!("{text}: {}", code_name(f.extended_code & 0xff)))
+        }
+        _ => Error::storage(e.to_string()),
+    }
+}
+
+/// The primary result code's name, as SQLite's headers spell it.
+pub(crate) fn code_name(code: i32) -> &'static str {
+    const NAMES: [&str; 29] = [
+        "SQLITE_OK",
+        "SQLITE_ERROR",
+        "SQLITE_INTERNAL",
+        "SQLITE_PERM",
+        "SQLITE_ABORT",
+        "SQLITE_BUSY",
+        "SQLITE_LOCKED",
+        "SQLITE_NOMEM",
+        "SQLITE_READONLY",
+        "SQLITE_INTERRUPT",
+        "SQLITE_IOERR",
+        "SQLITE_CORRUPT",
+        "SQLITE_NOTFOUND",
+        "SQLITE_FULL",
+        "SQLITE_CANTOPEN",
+        "SQLITE_PROTOCOL",
+        "SQLITE_EMPTY",
+        "SQLITE_SCHEMA",
+        "SQLITE_TOOBIG",
+        "SQLITE_CONSTRAINT",
+        "SQLITE_MISMATCH",
+        "SQLITE_MISUSE",
+        "SQLITE_NOLFS",
+        "SQLITE_AUTH",
+        "SQLITE_FORMAT",
+        "SQLITE_RANGE",
+        "SQLITE_NOTADB",
+        "SQLITE_NOTICE",
+        "SQLITE_WARNING",
+    ];
+    NAMES.get(code as usize).copied().unwrap_or("SQLITE_UNKNOWN")
 }
 
 /// Process-wide state that would otherwise be initialized inside the first run of a
@@ -211,9 +448,7 @@ fn seed_random(conn: &Connection, seed: u64) -> rusqlite::Result<()> {
     let rng = Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)));
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY;
     let r = rng.clone();
-    conn.create_scalar_function("random", 0, flags, move |_| {
-        Ok(r.lock().map_or(0, |mut g| g.next_u64() as i64))
-    })?;
+    conn.create_scalar_function("random", 0, flags, move |_| Ok(r.lock().map_or(0, |mut g| g.next_u64() as i64)))?;
     conn.create_scalar_function("randomblob", 1, flags, move |ctx| {
         let n = ctx.get::<i64>(0).unwrap_or(1).clamp(1, 1 << 20) as usize;
         let mut b = vec![0u8; n];
@@ -235,6 +470,7 @@ pub(crate) fn key_text(k: &[u8]) -> String {
 }
 
 impl Error {
+    /// What a stale instance gets when it touches storage (do-semantics T34).
     pub(crate) fn stale_storage() -> Error {
         Error::storage("Durable Object storage is no longer accessible.")
     }
