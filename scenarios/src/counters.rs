@@ -7,7 +7,7 @@ use crate::{Expect, Scenario, Workload};
 use dosim_models::counter::{Counter, CounterCall};
 use dosim_models::racy_counter::{RacyCounter, RacyCounterCall};
 use dosim_models::safe_counter::{SafeCounter, SafeCounterCall};
-use dosim_sim::{DurableObject, RunReport, SimConfig, Violation, World};
+use dosim_sim::{Backend, DurableObject, RunReport, SimConfig, Violation, World};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub static COUNTER: CounterScenario = CounterScenario {
     key: "value",
     returns: Returns::New,
     expect: Expect::Pass,
-    make: |w| hammer::<Counter>(w, "COUNTER", |_| CounterCall::Increment),
+    make: |w| hammer::<Counter>(w, "COUNTER", Backend::Sqlite, |_| CounterCall::Increment),
 };
 
 /// `safe-counter`: get then put, awaited and not.
@@ -51,7 +51,7 @@ pub static SAFE_COUNTER: CounterScenario = CounterScenario {
     returns: Returns::Old,
     expect: Expect::Pass,
     make: |w| {
-        hammer::<SafeCounter>(w, "SAFE_COUNTER", |i| {
+        hammer::<SafeCounter>(w, "SAFE_COUNTER", Backend::Sqlite, |i| {
             if i % 2 == 0 {
                 SafeCounterCall::GetUniqueNumber
             } else {
@@ -69,14 +69,50 @@ pub static RACY_COUNTER: CounterScenario = CounterScenario {
     key: "value",
     returns: Returns::New,
     expect: Expect::Defect,
-    make: |w| hammer::<RacyCounter>(w, "RACY_COUNTER", |_| RacyCounterCall::Increment),
+    make: |w| hammer::<RacyCounter>(w, "RACY_COUNTER", Backend::Sqlite, |_| RacyCounterCall::Increment),
+};
+
+/// `safe-counter-kv`: the safe counter on the KV-backed back-end, where a cache miss is a
+/// real storage round trip and the input gate must hold across it.
+pub static SAFE_COUNTER_KV: CounterScenario = CounterScenario {
+    name: "safe-counter-kv",
+    about: "Safe counter on the KV-backed back-end: reads that miss the cache hold the input gate",
+    binding: "SAFE_COUNTER_KV",
+    key: "counter",
+    returns: Returns::Old,
+    expect: Expect::Pass,
+    make: |w| {
+        hammer::<SafeCounter>(w, "SAFE_COUNTER_KV", Backend::Kv, |i| {
+            if i % 2 == 0 {
+                SafeCounterCall::GetUniqueNumber
+            } else {
+                SafeCounterCall::Increment
+            }
+        })
+    },
+};
+
+/// `racy-counter-kv`: the lost update on the KV-backed back-end.
+pub static RACY_COUNTER_KV: CounterScenario = CounterScenario {
+    name: "racy-counter-kv",
+    about: "Read, sleep, write on the KV-backed back-end: a lost update on purpose (must fail)",
+    binding: "RACY_COUNTER_KV",
+    key: "value",
+    returns: Returns::New,
+    expect: Expect::Defect,
+    make: |w| hammer::<RacyCounter>(w, "RACY_COUNTER_KV", Backend::Kv, |_| RacyCounterCall::Increment),
 };
 
 /// Clients 2–4, each making 3–8 calls with 0–4 ms between them, all on one object.
-fn hammer<O: DurableObject>(world: &World, binding: &'static str, call: fn(usize) -> O::Request) -> Workload {
+fn hammer<O: DurableObject>(
+    world: &World,
+    binding: &'static str,
+    backend: Backend,
+    call: fn(usize) -> O::Request,
+) -> Workload {
     let world = world.clone();
     Box::pin(async move {
-        let ns = world.namespace::<O>(binding);
+        let ns = world.namespace_with::<O>(binding, backend);
         let stub = ns.get(&ns.id_from_name("counter"));
         let clients = world.decide().between(2, 4) as usize;
         let mut tasks = Vec::new();

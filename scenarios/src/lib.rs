@@ -6,7 +6,7 @@
 //! | module       | owns                                                         |
 //! |--------------|--------------------------------------------------------------|
 //! | [`outcome`]  | running a scenario for a seed: verdict, summary, `check_*`   |
-//! | [`counters`] | `counter`, `safe-counter`, `racy-counter`                    |
+//! | [`counters`] | `counter`, `safe-counter`, `racy-counter` (+ `-kv` variants)  |
 
 pub mod counters;
 pub mod outcome;
@@ -51,7 +51,13 @@ pub trait Scenario: Sync {
 
 /// Every built-in scenario, in the order `dosim list` shows them.
 pub fn all() -> &'static [&'static dyn Scenario] {
-    static ALL: [&dyn Scenario; 3] = [&counters::COUNTER, &counters::SAFE_COUNTER, &counters::RACY_COUNTER];
+    static ALL: [&dyn Scenario; 5] = [
+        &counters::COUNTER,
+        &counters::SAFE_COUNTER,
+        &counters::RACY_COUNTER,
+        &counters::SAFE_COUNTER_KV,
+        &counters::RACY_COUNTER_KV,
+    ];
     &ALL
 }
 

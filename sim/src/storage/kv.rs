@@ -194,7 +194,12 @@ impl KvStore {
     /// Crash: the cache and the unflushed batch are gone. A flush in flight either landed
     /// before the crash or never reached storage (`land_in_flight`), never half of it.
     pub fn crash(&mut self, land_in_flight: bool) -> (Option<u64>, Option<FlushBatch>) {
-        let landed = if land_in_flight { self.finish_flush() } else { self.abandon_flush() };
+        let landed = if land_in_flight {
+            self.finish_flush()
+        } else {
+            self.abandon_flush();
+            None
+        };
         let lost = self.open.take();
         self.cache.clear();
         self.reads.clear();

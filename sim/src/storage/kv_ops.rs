@@ -30,11 +30,14 @@ fn round_trip(c: &ObjectCore) -> Duration {
     Duration::from_millis(base * c.world.fault_plan().storage_slowdown.max(1))
 }
 
+/// What a finished read puts in the cache, and whether it may (`no_cache`).
+type Fills = (Vec<(Vec<u8>, Option<Vec<u8>>)>, bool);
+
 /// Ends a storage read when dropped, so a flush never waits for a read nobody awaits.
 struct ReadTicket {
     core: Weak<ObjectCore>,
     seq: u64,
-    fills: Option<(Vec<(Vec<u8>, Option<Vec<u8>>)>, bool)>,
+    fills: Option<Fills>,
 }
 
 impl Drop for ReadTicket {

@@ -531,6 +531,23 @@ fn map_op<A: 'static, B: 'static>(op: StorageOp<A>, f: impl FnOnce(A) -> Result<
     }
 }
 
+/// A write's result carries the batch it opened, if any.
+pub(crate) trait Opened {
+    fn opened(&self) -> Option<u64>;
+}
+
+impl Opened for Option<u64> {
+    fn opened(&self) -> Option<u64> {
+        *self
+    }
+}
+
+impl Opened for (usize, Option<u64>) {
+    fn opened(&self) -> Option<u64> {
+        self.1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -578,22 +595,5 @@ mod tests {
             "Maximum number of key value pairs is 128. 129 pairs were provided."
         );
         assert!(limits::value(&vec![0; 131_073]).is_err());
-    }
-}
-
-/// A write's result carries the batch it opened, if any.
-pub(crate) trait Opened {
-    fn opened(&self) -> Option<u64>;
-}
-
-impl Opened for Option<u64> {
-    fn opened(&self) -> Option<u64> {
-        *self
-    }
-}
-
-impl Opened for (usize, Option<u64>) {
-    fn opened(&self) -> Option<u64> {
-        self.1
     }
 }

@@ -89,11 +89,6 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// The connection, for SQL statements of the object's own.
-    pub fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
     /// Number of the open batch, if a write is waiting for its commit.
     pub fn open_batch(&self) -> Option<u64> {
         self.open.as_ref().map(|b| b.no)
@@ -359,12 +354,6 @@ impl SqliteStore {
             }
         }
         Ok(h.finish())
-    }
-
-    /// `databaseSize`: (page_count - freelist_count) * page_size.
-    pub fn database_size(&self) -> Result<u64> {
-        let q = |p: &str| -> Result<i64> { Ok(self.conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))?) };
-        Ok(((q("page_count")? - q("freelist_count")?) * q("page_size")?) as u64)
     }
 }
 
