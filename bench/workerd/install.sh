@@ -37,7 +37,11 @@ cache="${DOSIM_CACHE:-$HOME/.cache/dosim}"
 dest="$cache/workerd-$WORKERD_VERSION"
 rel_bin="node_modules/@cloudflare/workerd-$platform/bin/workerd"
 
-runs() { [[ -x "$1" ]] && "$1" --version >/dev/null 2>&1; }
+# Does "$1" run and say it is workerd? (`workerd --version` prints "workerd <build date>".)
+runs() {
+  local out
+  [[ -f "$1" && -x "$1" ]] && out="$("$1" --version 2>/dev/null)" && [[ "$out" == workerd\ * ]]
+}
 
 if runs "$dest/$rel_bin"; then
   echo "install.sh: workerd $WORKERD_VERSION already installed in $dest" >&2
@@ -61,9 +65,10 @@ fi
 
 [[ -f "$stage/$rel_bin" ]] || die "npm install succeeded but $rel_bin is missing"
 chmod +x "$stage/$rel_bin"
-if ! version="$("$stage/$rel_bin" --version 2>&1)"; then
-  die "the installed binary does not run: $stage/$rel_bin --version said: $version"
+if ! runs "$stage/$rel_bin"; then
+  die "the installed binary does not run: $stage/$rel_bin --version said: $("$stage/$rel_bin" --version 2>&1 || true)"
 fi
+version="$("$stage/$rel_bin" --version)"
 
 # Replace a broken install (if any), then move the staged one into place.
 rm -rf "$dest"

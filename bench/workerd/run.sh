@@ -43,8 +43,14 @@ while (($# > 0)); do
     *) echo "run.sh: unknown argument: $1" >&2 && usage ;;
   esac
 done
-[[ "$timeout" =~ ^[1-9][0-9]*$ ]] || {
-  echo "run.sh: --timeout must be a positive number of seconds, got '$timeout'" >&2
+for setting in clients requests reps timeout ${objects:+objects}; do
+  [[ "${!setting}" =~ ^[1-9][0-9]*$ ]] || {
+    echo "run.sh: --$setting must be a positive integer, got '${!setting}'" >&2
+    exit 2
+  }
+done
+[[ "$warmup" =~ ^[0-9]+$ ]] || {
+  echo "run.sh: --warmup must be a non-negative integer, got '$warmup'" >&2
   exit 2
 }
 command -v node >/dev/null 2>&1 || {
