@@ -2,7 +2,7 @@
 # Install the pinned workerd (Cloudflare's open-source Workers runtime) from the npm registry
 # into a cache folder, and print the path of the workerd binary on the last line of stdout.
 #
-#   bench/workerd/install.sh            # -> /home/you/.cache/dosim/workerd-1.20261117.1/.../workerd
+#   bench/workerd/install.sh            # -> $HOME/.cache/dosim/workerd-1.20261117.1/.../workerd
 #
 # Cache folder: ${DOSIM_CACHE:-$HOME/.cache/dosim}/workerd-<version>. Nothing is done when the
 # binary there already runs `--version`. A broken or partial install is replaced. The install
