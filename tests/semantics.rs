@@ -257,3 +257,41 @@ fn critical_sections_nest_up_to_64() {
     let e = r.history[0].error().expect("65 levels must fail");
     assert_eq!(e.message, "blockConcurrencyWhile() calls are nested too deeply.");
 }
+
+/// Opens a critical section that never finishes on its own (it awaits a 40 s timer).
+struct Stuck {
+    state: State,
+}
+
+#[async_trait(?Send)]
+impl DurableObject for Stuck {
+    type Request = ();
+    type Response = ();
+    fn new(state: State, _env: Env) -> Self {
+        Stuck { state }
+    }
+    async fn call(&self, _: ()) -> Result<()> {
+        let st = self.state.clone();
+        self.state
+            .block_concurrency_while(async move {
+                st.sleep(Duration::from_secs(40)).await;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[test]
+fn a_critical_section_longer_than_30s_resets_the_object() {
+    let r = run(quiet(1), |world: World| async move {
+        let ns = world.namespace::<Stuck>("STUCK");
+        let stub = ns.get(&ns.id_from_name("s"));
+        let started = world.now();
+        let e = world.client(0).call(&stub, ()).await.unwrap_err();
+        assert!(e.durable_object_reset && e.overloaded, "{e:?}");
+        assert!(e.message.starts_with("A call to blockConcurrencyWhile() in a Durable Object waited for too long."));
+        let waited = world.now().as_millis() - started.as_millis();
+        assert!((30_000..30_010).contains(&waited), "reset after {waited} ms");
+    });
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+}

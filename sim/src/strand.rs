@@ -211,6 +211,22 @@ impl<T> Future for CriticalSection<T> {
     }
 }
 
+/// How long a critical section may run before the object is reset (io-context.h).
+const CRITICAL_SECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `work` until it finishes (`Some`) or `timer` fires first (`None`).
+async fn first_of<T>(work: impl Future<Output = T>, timer: impl Future<Output = ()>) -> Option<T> {
+    let mut work = std::pin::pin!(work);
+    let mut timer = std::pin::pin!(timer);
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(v) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
 /// Starts `body` as a critical section (do-semantics §1.5): from now until it settles,
 /// only its own strand enters the object; on success the caller goes before anyone queued.
 pub(crate) fn block_concurrency_while<T: 'static>(core: &Rc<ObjectCore>, body: Body<T>) -> CriticalSection<T> {
@@ -226,8 +242,20 @@ pub(crate) fn block_concurrency_while<T: 'static>(core: &Rc<ObjectCore>, body: B
     let incarnation = core.incarnation();
     let weak = Rc::downgrade(core);
     let out = slot.clone();
+    let deadline = core.world.sleep(CRITICAL_SECTION_TIMEOUT);
     madsim::task::spawn_local(async move {
-        let result = strand.await;
+        let Some(result) = first_of(strand, deadline).await else {
+            // Still running after 30 s: the call is cancelled and the object reset (§1.5).
+            if let Some(core) = weak.upgrade().filter(|c| c.incarnation() == incarnation) {
+                let mut e = Error::reset(
+                    "A call to blockConcurrencyWhile() in a Durable Object waited for too long. \
+                     The call was canceled and the Durable Object was reset.",
+                );
+                e.overloaded = true;
+                core.reset("blockConcurrencyWhile() timed out after 30 s", e);
+            }
+            return;
+        };
         let Some(core) = weak.upgrade() else { return };
         match result {
             Ok(v) => {

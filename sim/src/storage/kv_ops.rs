@@ -57,6 +57,10 @@ fn round_trip_read<T: 'static>(
     fills: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     options: ReadOptions,
 ) -> StorageOp<T> {
+    let keys: Vec<String> = fills.iter().map(|(k, _)| super::sqlite::key_text(k)).collect();
+    let who = crate::strand::current_strand().map_or_else(String::new, |s| format!("s{s} "));
+    let gate = if options.allow_concurrency { "gate open" } else { "holding the input gate" };
+    c.world.trace(&c.label, format!("{who}reads from storage ({gate}): {}", crate::host::summarize(&keys)));
     let seq = kv(c, KvStore::begin_read);
     let ticket = ReadTicket { core: Rc::downgrade(c), seq, fills: Some((fills, options.no_cache)) };
     let hold = if options.allow_concurrency { None } else { GateHold::take(c) };
