@@ -97,4 +97,5 @@ pub use dosim_models as models;
 pub use dosim_scenarios as scenarios;
 pub use dosim_sim as sim;
 
+pub mod chrome;
 pub mod cli;

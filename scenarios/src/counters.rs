@@ -3,13 +3,14 @@
 //! increments got the same number, each acknowledged increment is in the durable count,
 //! and the durable count never exceeds the increments attempted.
 
-use crate::{Expect, Scenario, Workload};
-use dosim_models::counter::{Counter, CounterCall};
-use dosim_models::racy_counter::{RacyCounter, RacyCounterCall};
-use dosim_models::safe_counter::{SafeCounter, SafeCounterCall};
-use dosim_sim::{Backend, DurableObject, RunReport, SimConfig, Violation, World};
+use crate::workload::{accepts, drive, Driving, Workload};
+use crate::{Expect, Scenario};
+use dosim_models::{Counter, RacyCounter, SafeCounter};
+use dosim_sim::{Backend, RunReport, Violation, World};
+use proptest::prelude::*;
+use proptest::strategy::BoxedStrategy;
+use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// What an acknowledged increment returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,13 @@ pub struct CounterScenario {
     key: &'static str,
     returns: Returns,
     expect: Expect,
-    make: fn(&World) -> Workload,
+    requests: fn() -> BoxedStrategy<Value>,
+    accepts: fn(&Value) -> Result<(), String>,
+    drive: fn(&World, Workload) -> Driving,
+}
+
+fn just(v: &'static str) -> BoxedStrategy<Value> {
+    Just(Value::from(v)).boxed()
 }
 
 /// `counter`: the Initialization pattern.
@@ -39,8 +46,15 @@ pub static COUNTER: CounterScenario = CounterScenario {
     key: "value",
     returns: Returns::New,
     expect: Expect::Pass,
-    make: |w| hammer::<Counter>(w, "COUNTER", Backend::Sqlite, |_| CounterCall::Increment),
+    requests: || just("increment"),
+    accepts: accepts::<Counter>,
+    drive: |w, wl| drive::<Counter>(w, "COUNTER", Backend::Sqlite, "counter", wl),
 };
+
+/// Both calls of the safe counter.
+fn safe_requests() -> BoxedStrategy<Value> {
+    prop_oneof![Just(Value::from("increment")), Just(Value::from("get_unique_number"))].boxed()
+}
 
 /// `safe-counter`: get then put, awaited and not.
 pub static SAFE_COUNTER: CounterScenario = CounterScenario {
@@ -50,15 +64,9 @@ pub static SAFE_COUNTER: CounterScenario = CounterScenario {
     key: "counter",
     returns: Returns::Old,
     expect: Expect::Pass,
-    make: |w| {
-        hammer::<SafeCounter>(w, "SAFE_COUNTER", Backend::Sqlite, |i| {
-            if i % 2 == 0 {
-                SafeCounterCall::GetUniqueNumber
-            } else {
-                SafeCounterCall::Increment
-            }
-        })
-    },
+    requests: safe_requests,
+    accepts: accepts::<SafeCounter>,
+    drive: |w, wl| drive::<SafeCounter>(w, "SAFE_COUNTER", Backend::Sqlite, "counter", wl),
 };
 
 /// `racy-counter`: the lost update the harness must find.
@@ -69,7 +77,9 @@ pub static RACY_COUNTER: CounterScenario = CounterScenario {
     key: "value",
     returns: Returns::New,
     expect: Expect::Defect,
-    make: |w| hammer::<RacyCounter>(w, "RACY_COUNTER", Backend::Sqlite, |_| RacyCounterCall::Increment),
+    requests: || just("increment"),
+    accepts: accepts::<RacyCounter>,
+    drive: |w, wl| drive::<RacyCounter>(w, "RACY_COUNTER", Backend::Sqlite, "counter", wl),
 };
 
 /// `safe-counter-kv`: the safe counter on the KV-backed back-end, where a cache miss is a
@@ -81,15 +91,9 @@ pub static SAFE_COUNTER_KV: CounterScenario = CounterScenario {
     key: "counter",
     returns: Returns::Old,
     expect: Expect::Pass,
-    make: |w| {
-        hammer::<SafeCounter>(w, "SAFE_COUNTER_KV", Backend::Kv, |i| {
-            if i % 2 == 0 {
-                SafeCounterCall::GetUniqueNumber
-            } else {
-                SafeCounterCall::Increment
-            }
-        })
-    },
+    requests: safe_requests,
+    accepts: accepts::<SafeCounter>,
+    drive: |w, wl| drive::<SafeCounter>(w, "SAFE_COUNTER_KV", Backend::Kv, "counter", wl),
 };
 
 /// `racy-counter-kv`: the lost update on the KV-backed back-end.
@@ -100,38 +104,10 @@ pub static RACY_COUNTER_KV: CounterScenario = CounterScenario {
     key: "value",
     returns: Returns::New,
     expect: Expect::Defect,
-    make: |w| hammer::<RacyCounter>(w, "RACY_COUNTER_KV", Backend::Kv, |_| RacyCounterCall::Increment),
+    requests: || just("increment"),
+    accepts: accepts::<RacyCounter>,
+    drive: |w, wl| drive::<RacyCounter>(w, "RACY_COUNTER_KV", Backend::Kv, "counter", wl),
 };
-
-/// Clients 2–4, each making 3–8 calls with 0–4 ms between them, all on one object.
-fn hammer<O: DurableObject>(
-    world: &World,
-    binding: &'static str,
-    backend: Backend,
-    call: fn(usize) -> O::Request,
-) -> Workload {
-    let world = world.clone();
-    Box::pin(async move {
-        let ns = world.namespace_with::<O>(binding, backend);
-        let stub = ns.get(&ns.id_from_name("counter"));
-        let clients = world.decide().between(2, 4) as usize;
-        let mut tasks = Vec::new();
-        for c in 0..clients {
-            let calls = world.decide().between(3, 8);
-            let (w, stub, client) = (world.clone(), stub.clone(), world.client(c));
-            tasks.push(world.spawn(async move {
-                for i in 0..calls {
-                    let think = w.decide().between(0, 4);
-                    w.sleep(Duration::from_millis(think)).await;
-                    let _ = client.call(&stub, call(i as usize)).await;
-                }
-            }));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-    })
-}
 
 impl Scenario for CounterScenario {
     fn name(&self) -> &'static str {
@@ -146,13 +122,16 @@ impl Scenario for CounterScenario {
         self.expect
     }
 
-    fn configure(&self, mut config: SimConfig) -> SimConfig {
-        config.chaos_window_ms = 50;
-        config
+    fn requests(&self) -> BoxedStrategy<Value> {
+        (self.requests)()
     }
 
-    fn workload(&self, world: World) -> Workload {
-        (self.make)(&world)
+    fn accepts(&self, request: &Value) -> Result<(), String> {
+        (self.accepts)(request)
+    }
+
+    fn drive(&self, world: World, workload: Workload) -> Driving {
+        (self.drive)(&world, workload)
     }
 
     fn check(&self, report: &RunReport) -> Vec<Violation> {

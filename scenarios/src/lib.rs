@@ -1,24 +1,27 @@
-//! Scenarios: a workload (clients, request mix, timing) that drives one model, and the
-//! invariants that judge the history it leaves, stated from the user's point of view.
-//! The runtime's own checkers (gates, coalescing, panics, liveness) run on every
-//! scenario; a scenario adds what only it knows.
+//! Scenarios: a model, the workloads that drive it, and the invariants that judge the
+//! history they leave, stated from the user's point of view. The runtime's own checkers
+//! (gates, coalescing, panics, liveness) run on every scenario; a scenario adds what only
+//! it knows. Workloads are values (see [`workload`]), so failures shrink and replay.
 //!
-//! | module       | owns                                                         |
-//! |--------------|--------------------------------------------------------------|
-//! | [`outcome`]  | running a scenario for a seed: verdict, summary, `check_*`   |
-//! | [`counters`] | `counter`, `safe-counter`, `racy-counter` (+ `-kv` variants)  |
+//! | module         | owns                                                            |
+//! |----------------|-----------------------------------------------------------------|
+//! | [`workload`]   | workloads as values: generation from a seed, timeline, driving  |
+//! | [`outcome`]    | running a scenario: verdict, summary, the `check_*` entry points |
+//! | [`shrink`]     | from a failing workload to a minimal one that fails the same way |
+//! | [`regression`] | regression files: save, load, replay                             |
+//! | [`counters`]   | `counter`, `safe-counter`, `racy-counter` (+ `-kv` variants)     |
 
 pub mod counters;
 pub mod outcome;
+pub mod regression;
+pub mod shrink;
+pub mod workload;
 
-use dosim_sim::{RunReport, SimConfig, Violation, World};
-use std::future::Future;
-use std::pin::Pin;
+use dosim_sim::{RunReport, Violation, World};
+use proptest::strategy::BoxedStrategy;
 
-pub use outcome::{check, check_seeds, Outcome, Summary, Verdict};
-
-/// The workload's future (runs inside the simulation, on the run's thread).
-pub type Workload = Pin<Box<dyn Future<Output = ()>>>;
+pub use outcome::{check, check_seeds, check_workload, Outcome, Summary, Verdict};
+pub use workload::{Call, Driving, Shape, Workload};
 
 /// What a scenario's model is expected to do under the harness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +32,7 @@ pub enum Expect {
     Defect,
 }
 
-/// A workload plus the invariants that judge it.
+/// A model, its workloads, and the invariants that judge it.
 pub trait Scenario: Sync {
     /// Name on the command line.
     fn name(&self) -> &'static str;
@@ -39,12 +42,16 @@ pub trait Scenario: Sync {
     fn expect(&self) -> Expect {
         Expect::Pass
     }
-    /// Adjusts the run's configuration (chaos window, limits) to the workload.
-    fn configure(&self, config: SimConfig) -> SimConfig {
-        config
+    /// How big generated workloads get.
+    fn shape(&self) -> Shape {
+        Shape::default()
     }
-    /// Builds the workload for one run.
-    fn workload(&self, world: World) -> Workload;
+    /// The requests a client may send (JSON of the model's request type).
+    fn requests(&self) -> BoxedStrategy<serde_json::Value>;
+    /// Whether `request` fits the model (for workloads read from files).
+    fn accepts(&self, request: &serde_json::Value) -> Result<(), String>;
+    /// Runs the workload's clients inside the simulation.
+    fn drive(&self, world: World, workload: Workload) -> Driving;
     /// Judges a finished run; returns what it found wrong.
     fn check(&self, report: &RunReport) -> Vec<Violation>;
 }

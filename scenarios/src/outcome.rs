@@ -1,9 +1,10 @@
-//! Running a scenario for one seed and judging it: the runtime's violations plus the
+//! Running a scenario for one seed (or one workload) and judging it: the runtime's violations plus the
 //! scenario's own, a verdict, and a short summary (what the snapshots record).
 
+use crate::workload::{generate, Workload};
 use crate::Scenario;
 use dosim_sim::trace::Fnv64;
-use dosim_sim::{run, Completion, RunReport, SimConfig, Violation};
+use dosim_sim::{run, Completion, FaultPolicy, RunReport, SimConfig, Violation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -24,6 +25,8 @@ pub struct Outcome {
     pub scenario: &'static str,
     /// The configuration it ran with.
     pub config: SimConfig,
+    /// The workload it ran.
+    pub workload: Workload,
     /// Everything the run produced.
     pub report: RunReport,
     /// Runtime and scenario violations together.
@@ -129,17 +132,28 @@ pub struct Summary {
     pub violations: Vec<String>,
 }
 
-/// Runs `scenario` once under `config` (adjusted by the scenario) and judges it.
+/// Runs `scenario` for `config.seed`: the workload is generated from the seed (and the
+/// fault policy), then run and judged.
 pub fn check(scenario: &'static dyn Scenario, config: SimConfig) -> Outcome {
-    let config = scenario.configure(config);
-    let report = run(config.clone(), move |world| scenario.workload(world));
+    let workload = generate(scenario, config.seed, config.faults).workload;
+    check_workload(scenario, config, workload)
+}
+
+/// Runs `scenario` with exactly this workload (its faults and crash times included).
+pub fn check_workload(scenario: &'static dyn Scenario, config: SimConfig, workload: Workload) -> Outcome {
+    let mut config = config;
+    config.faults = FaultPolicy::Fixed(workload.faults);
+    config.crash_times = Some(workload.crashes.clone());
+    config.chaos_window_ms = scenario.shape().chaos_window_ms;
+    let w = workload.clone();
+    let report = run(config.clone(), move |world| scenario.drive(world, w));
     let mut violations = report.violations.clone();
-    // A run the runtime already condemned for liveness or a harness failure has a
-    // truncated history; the scenario's invariants would only add noise.
+    // A run that dosim itself failed has a truncated history; the scenario's invariants
+    // would only add noise.
     if !violations.iter().any(|v| v.checker == "harness") {
         violations.extend(scenario.check(&report));
     }
-    Outcome { scenario: scenario.name(), config, report, violations }
+    Outcome { scenario: scenario.name(), config, workload, report, violations }
 }
 
 /// Runs `scenario` for each seed with otherwise default configuration.

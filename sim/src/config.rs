@@ -34,6 +34,9 @@ pub struct SimConfig {
     pub time_limit_ms: u64,
     /// Timed crashes are drawn inside `[1, chaos_window_ms]` of simulated time.
     pub chaos_window_ms: u64,
+    /// Exact times (ms) of timed crashes, when a workload fixes them (instead of drawing
+    /// the plan's `timed_crashes` from the seed).
+    pub crash_times: Option<Vec<u64>>,
     /// Keep the runtime trace (needed for `trace_hash`; off only for raw speed).
     pub record_trace: bool,
 }
@@ -54,6 +57,7 @@ impl SimConfig {
             faults: FaultPolicy::Swarm,
             time_limit_ms: 3_600_000,
             chaos_window_ms: 300,
+            crash_times: None,
             record_trace: true,
         }
     }

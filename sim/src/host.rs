@@ -185,6 +185,7 @@ impl ObjectCore {
             }
             if core.world.decide().chance(plan.commit_failure) {
                 // A commit that fails breaks the output gate: the object resets (§2.4).
+                core.world.sometimes("object reset by a failed write");
                 core.reset(
                     &format!("injected: commit of batch #{batch} failed"),
                     Error::reset("Internal error in Durable Object storage write caused object to be reset."),
@@ -236,8 +237,12 @@ impl ObjectCore {
         let enforced = self.world.config().output_gate == GatePolicy::Enforced;
         if enforced && self.output.borrow().durable < needed {
             self.world.stats().held_responses += 1;
+            self.world.sometimes("reply held by the output gate");
             self.world.trace(&self.label, format!("output gate holds {what} until batch #{needed} is durable"));
-            self.wait_durable(incarnation, needed).await?;
+            if let Err(e) = self.wait_durable(incarnation, needed).await {
+                self.world.sometimes("reply lost to a crash while held");
+                return Err(e);
+            }
         } else if self.incarnation() != incarnation {
             return Err(self.reset_error());
         }
@@ -257,6 +262,12 @@ impl ObjectCore {
         let had_instance = self.instance.borrow().is_some();
         let (lost, landed) = self.drop_unflushed();
         let strands = self.live.borrow().len();
+        if lost.is_some() {
+            self.world.sometimes("crash between a write and its commit");
+        }
+        if strands > 0 {
+            self.world.sometimes("crash while a handler was suspended");
+        }
         self.incarnation.set(self.incarnation.get() + 1);
         *self.reset_error.borrow_mut() = error;
         self.world.stats().crashes += 1;

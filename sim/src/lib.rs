@@ -44,7 +44,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use faults::{FaultPlan, FaultPolicy};
 pub use namespace::{Namespace, ObjectId, Stub};
 pub use object::{DurableObject, Env, State};
-pub use report::{RunReport, Stats, Violation};
+pub use report::{RunReport, Stats, Violation, SOMETIMES};
 pub use run::run;
 pub use storage::{Backend, ListOptions, ReadOptions, Storage, StorageOp, Txn, WriteOptions};
 pub use strand::CriticalSection;

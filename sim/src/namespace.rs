@@ -211,6 +211,9 @@ fn instance<O: DurableObject>(core: &Rc<ObjectCore>, id: &ObjectId) -> Result<Rc
         return any.downcast::<O>().map_err(|_| Error::usage("dosim: two classes bound to one object id"));
     }
     core.world.stats().constructions += 1;
+    if core.incarnation() > 1 {
+        core.world.sometimes("instance rebuilt after a crash");
+    }
     core.world.trace(&core.label, format!("construct (incarnation {})", core.incarnation()));
     let state = State::new(core, id.clone());
     let object = Rc::new(O::new(state, Env::new(&core.world)));

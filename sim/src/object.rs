@@ -66,6 +66,10 @@ impl State {
     /// A timer (`setTimeout`/`scheduler.wait`): not a storage wait, so other events may
     /// enter the object before it fires; the continuation then waits for the gate.
     pub fn sleep(&self, d: Duration) -> impl Future<Output = ()> + 'static {
+        if let (Some(core), Some(s)) = (self.core.upgrade(), crate::strand::current_strand()) {
+            let ms = crate::time::millis_ceil(d);
+            self.world.trace(&core.label, format!("s{s} waits on a {ms} ms timer (not storage: the input gate opens)"));
+        }
         self.world.sleep(d)
     }
 

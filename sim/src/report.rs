@@ -44,7 +44,27 @@ pub struct Stats {
     pub gate_waits: u64,
     /// Responses the output gate held back until a commit.
     pub held_responses: u64,
+    /// How often each interesting state ([`SOMETIMES`]) was reached.
+    pub sometimes: BTreeMap<String, u64>,
 }
+
+/// Interesting states the runtime can reach ("sometimes" points). A fuzz run reports how
+/// often it reached each, and flags those it never reached: a point never reached is a
+/// part of the runtime the workloads never exercised.
+pub const SOMETIMES: &[&str] = &[
+    "crash between a write and its commit",
+    "crash while a handler was suspended",
+    "event queued behind a closed input gate",
+    "event queued behind a critical section",
+    "reply held by the output gate",
+    "reply lost to a crash while held",
+    "storage read held the input gate",
+    "counted delete waited for its flush",
+    "flush failed transiently",
+    "object reset by a failed write",
+    "transaction rolled back",
+    "instance rebuilt after a crash",
+];
 
 /// Everything a run produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -98,12 +98,16 @@ where
 
 /// Crashes drawn by the fault plan, at drawn times inside the chaos window.
 fn spawn_chaos(world: &World) {
-    let n = world.fault_plan().timed_crashes;
-    if n == 0 {
+    let mut times: Vec<u64> = match &world.config().crash_times {
+        Some(fixed) => fixed.clone(),
+        None => {
+            let window = world.config().chaos_window_ms;
+            (0..world.fault_plan().timed_crashes).map(|_| world.decide().between(1, window)).collect()
+        }
+    };
+    if times.is_empty() {
         return;
     }
-    let window = world.config().chaos_window_ms;
-    let mut times: Vec<u64> = (0..n).map(|_| world.decide().between(1, window)).collect();
     times.sort_unstable();
     let w = world.clone();
     world.spawn(async move {

@@ -6,7 +6,7 @@
 
 use crate::config::GatePolicy;
 use crate::error::{Error, Result};
-use crate::gate::{Entry, StrandId};
+use crate::gate::{Blocker, Entry, StrandId};
 use crate::host::ObjectCore;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -77,6 +77,10 @@ impl<T> Future for Strand<T> {
                 if !this.waiting {
                     this.waiting = true;
                     this.core.world.stats().gate_waits += 1;
+                    this.core.world.sometimes(match blocker {
+                        Blocker::CriticalSection(_) | Blocker::HandBack(_) => "event queued behind a critical section",
+                        Blocker::Storage(_) | Blocker::Queue(_) => "event queued behind a closed input gate",
+                    });
                     this.core.world.trace(
                         &this.core.label,
                         format!("s{} ({}) waits at the input gate: {blocker}", this.id, this.what),

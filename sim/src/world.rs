@@ -122,6 +122,12 @@ impl World {
         self.0.stats.borrow_mut()
     }
 
+    /// Counts one visit to the interesting state `point` (one of [`crate::report::SOMETIMES`]).
+    pub fn sometimes(&self, point: &'static str) {
+        debug_assert!(crate::report::SOMETIMES.contains(&point), "unknown sometimes point {point:?}");
+        *self.0.stats.borrow_mut().sometimes.entry(point.to_owned()).or_default() += 1;
+    }
+
     pub(crate) fn next_strand(&self) -> u64 {
         let s = self.0.next_strand.get();
         self.0.next_strand.set(s + 1);

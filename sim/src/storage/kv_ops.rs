@@ -64,6 +64,9 @@ fn round_trip_read<T: 'static>(
     let seq = kv(c, KvStore::begin_read);
     let ticket = ReadTicket { core: Rc::downgrade(c), seq, fills: Some((fills, options.no_cache)) };
     let hold = if options.allow_concurrency { None } else { GateHold::take(c) };
+    if hold.is_some() {
+        c.world.sometimes("storage read held the input gate");
+    }
     let latency = round_trip(c);
     let fail = {
         let p = c.world.fault_plan().read_failure;
@@ -181,6 +184,7 @@ pub(crate) fn delete(c: &Rc<ObjectCore>, keys: &[&str], options: WriteOptions) -
         spawn_flush(c, no);
     }
     let batch = counted.borrow().batch;
+    c.world.sometimes("counted delete waited for its flush");
     let hold = if options.allow_concurrency { None } else { GateHold::take(c) };
     let wait = c.wait_durable(c.incarnation(), batch);
     StorageOp::waiting(
@@ -238,6 +242,7 @@ fn spawn_flush(c: &Rc<ObjectCore>, no: u64) {
             let plan = core.world.fault_plan();
             if core.world.decide().chance(plan.flush_hard_failure) {
                 kv(&core, KvStore::abandon_flush);
+                core.world.sometimes("object reset by a failed write");
                 core.reset(
                     &format!("injected: hard failure flushing batch #{no}"),
                     Error::reset("Internal error in Durable Object storage write caused object to be reset."),
@@ -246,6 +251,7 @@ fn spawn_flush(c: &Rc<ObjectCore>, no: u64) {
             }
             if core.world.decide().chance(plan.flush_transient_failure) {
                 retries += 1;
+                core.world.sometimes("flush failed transiently");
                 core.world.trace(&core.label, format!("flush of batch #{no} failed (transient), attempt {retries}"));
                 if retries > MAX_FLUSH_RETRIES {
                     kv(&core, KvStore::abandon_flush);

@@ -237,6 +237,9 @@ fn begin(core: &Rc<ObjectCore>, storage: Storage) -> Result<Txn> {
 
 fn finish<T>(core: &Rc<ObjectCore>, txn: &Txn, result: Result<T>) -> Result<T> {
     let rolled_back = txn.state.get() == TxnState::RolledBack;
+    if rolled_back || result.is_err() {
+        core.world.sometimes("transaction rolled back");
+    }
     if txn.kv {
         if let Store::Kv(s) = &mut *core.store.borrow_mut() {
             s.txn_depth -= 1;

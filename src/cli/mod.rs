@@ -1,0 +1,183 @@
+//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`. Exit codes: 0 all
+//! as expected, 1 a violation was found, 2 bad usage or bad input (with a message saying
+//! what was wrong).
+
+mod fuzz;
+mod replay;
+
+use crate::scenarios::{self, Expect, Outcome, Scenario, Verdict};
+use crate::sim::{FaultPolicy, GatePolicy, SimConfig};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::time::Duration;
+
+/// Exit status when everything went as expected.
+pub const EXIT_OK: i32 = 0;
+/// Exit status when a checker found a violation.
+pub const EXIT_VIOLATION: i32 = 1;
+/// Exit status for bad usage or bad input.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser)]
+#[command(name = "dosim", version, about = "Deterministic simulation testing for Cloudflare Durable Objects")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the built-in scenarios.
+    List,
+    /// Run one scenario for one seed.
+    Run(replay::RunArgs),
+    /// Replay a regression file, or a scenario and seed, showing what happened.
+    Replay(replay::ReplayArgs),
+    /// Shrink a failing seed to a minimal workload and save it as a regression file.
+    Shrink(replay::ShrinkArgs),
+    /// Run scenarios over many seeds.
+    Fuzz(fuzz::FuzzArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Switch {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Faults {
+    /// Drawn per seed (which faults, how often).
+    Swarm,
+    /// None.
+    Off,
+}
+
+/// Options shared by the commands that run scenarios.
+#[derive(Args, Clone)]
+struct RunOptions {
+    /// Input gate. `off` is the tester's switch: the checkers must then complain.
+    #[arg(long, value_enum, default_value = "on")]
+    input_gate: Switch,
+    /// Output gate. `off` is the tester's switch: the checkers must then complain.
+    #[arg(long, value_enum, default_value = "on")]
+    output_gate: Switch,
+    /// Fault injection.
+    #[arg(long, value_enum, default_value = "swarm")]
+    faults: Faults,
+}
+
+impl RunOptions {
+    fn config(&self, seed: u64) -> SimConfig {
+        let gate = |s: Switch| if s == Switch::On { GatePolicy::Enforced } else { GatePolicy::Disabled };
+        let faults = if self.faults == Faults::Swarm { FaultPolicy::Swarm } else { FaultPolicy::Off };
+        SimConfig::new(seed).input_gate(gate(self.input_gate)).output_gate(gate(self.output_gate)).faults(faults)
+    }
+
+    /// The flags that reproduce these options (empty for the defaults).
+    fn flags(&self) -> String {
+        let mut s = String::new();
+        if self.input_gate == Switch::Off {
+            s.push_str(" --input-gate off");
+        }
+        if self.output_gate == Switch::Off {
+            s.push_str(" --output-gate off");
+        }
+        if self.faults == Faults::Off {
+            s.push_str(" --faults off");
+        }
+        s
+    }
+}
+
+/// Runs the command line; returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    match cli.command {
+        Command::List => list(),
+        Command::Run(a) => replay::run(&a),
+        Command::Replay(a) => replay::replay(&a),
+        Command::Shrink(a) => replay::shrink(&a),
+        Command::Fuzz(a) => fuzz::fuzz(&a),
+    }
+}
+
+fn usage(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    EXIT_USAGE
+}
+
+fn find(name: &str) -> Result<&'static dyn Scenario, String> {
+    scenarios::find(name).ok_or_else(|| {
+        let names: Vec<_> = scenarios::all().iter().map(|s| s.name()).collect();
+        format!("unknown scenario {name:?}; the scenarios are: {}", names.join(", "))
+    })
+}
+
+fn list() -> i32 {
+    for s in scenarios::all() {
+        let tag = if s.expect() == Expect::Defect { "  (has a known defect: must fail)" } else { "" };
+        println!("{:<16} {}{tag}", s.name(), s.about());
+    }
+    EXIT_OK
+}
+
+/// The command that replays one run of a scenario.
+pub fn replay_command(scenario: &str, seed: u64, flags: &str) -> String {
+    format!("dosim run {scenario} --seed {seed}{flags} --trace")
+}
+
+fn verdict_status(o: &Outcome) -> i32 {
+    if o.verdict() == Verdict::Pass {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    }
+}
+
+fn run_json(o: &Outcome, wall: Duration) -> serde_json::Value {
+    let r = &o.report;
+    serde_json::json!({
+        "scenario": o.scenario,
+        "seed": r.seed,
+        "verdict": o.verdict(),
+        "trace_hash": r.trace_hash,
+        "violations": o.violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "faults": r.faults.to_string(),
+        "requests": r.history.len(),
+        "stats": r.stats,
+        "sim_time_ms": r.sim_time.as_millis(),
+        "wall_ms": (wall.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+    })
+}
+
+fn print_outcome(o: &Outcome, wall: Duration, replay: &str) {
+    let s = o.summary();
+    let r = &o.report;
+    println!("scenario {}  seed {}  faults: {}", o.scenario, r.seed, s.faults);
+    println!(
+        "calls {} (ok {}, fail {}, info {}, pending {})  crashes {}  commits {}  held replies {}  gate waits {}",
+        s.requests, s.ok, s.fail, s.info, s.pending, s.crashes, s.commits, s.held_replies, s.gate_waits
+    );
+    println!(
+        "simulated {} ms in {:.2} ms of wall time  trace_hash {}",
+        s.sim_time_ms,
+        wall.as_secs_f64() * 1000.0,
+        r.trace_hash
+    );
+    match o.verdict() {
+        Verdict::Pass => println!("verdict: pass"),
+        Verdict::Fail => {
+            println!("verdict: FAIL");
+            for v in &o.violations {
+                println!("  {v}");
+            }
+            println!("replay: {replay}");
+        }
+    }
+}
