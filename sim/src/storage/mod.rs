@@ -3,6 +3,7 @@
 //! settled, and return a [`StorageOp`] that may be awaited or dropped. Writes join the
 //! object's open batch; the first write of a batch spawns its commit task.
 
+pub mod sql;
 pub(crate) mod sqlite;
 
 use crate::config::GatePolicy;
