@@ -6,6 +6,7 @@
 
 mod kv;
 pub(crate) mod kv_ops;
+pub mod sql;
 pub(crate) mod sqlite;
 mod txn;
 
