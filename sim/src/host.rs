@@ -169,7 +169,7 @@ impl ObjectCore {
 
     /// The commit task: it yields one scheduler turn, so whatever else is ready now (other
     /// events' writes included) may join the batch, then commits it (do-semantics §3.3).
-    fn spawn_commit(&self, batch: u64) {
+    pub(crate) fn spawn_commit(&self, batch: u64) {
         let weak = self.me.clone();
         let inc = self.incarnation();
         madsim::task::spawn_local(async move {

@@ -46,7 +46,9 @@ pub use namespace::{Namespace, ObjectId, Stub};
 pub use object::{DurableObject, Env, State};
 pub use report::{RunReport, Stats, Violation, SOMETIMES};
 pub use run::run;
-pub use storage::{Backend, ListOptions, ReadOptions, Storage, StorageOp, Txn, WriteOptions};
+pub use storage::{
+    Backend, Cursor, ListOptions, ReadOptions, Row, Sql, SqlValue, Storage, StorageOp, Txn, WriteOptions,
+};
 pub use strand::CriticalSection;
 pub use time::SimTime;
 pub use trace::{Completion, Op, TraceLine};

@@ -7,6 +7,7 @@
 mod kv;
 pub(crate) mod kv_ops;
 pub mod sql;
+mod sql_api;
 pub(crate) mod sqlite;
 mod txn;
 
@@ -24,6 +25,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 pub(crate) use kv::KvStore;
+pub use sql::{Cursor, Row, SqlValue};
+pub use sql_api::Sql;
 use sqlite::{Range, SqliteStore};
 pub use txn::Txn;
 

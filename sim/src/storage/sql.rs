@@ -14,10 +14,6 @@
 //!
 //! Results are computed in full by `exec`, where workerd steps lazily: an error in a later row
 //! fails `exec` here, and the cursor that would have returned the first rows never exists.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the storage module does not call exec yet")
-)]
 
 use crate::error::{Error, Result};
 use rusqlite::config::DbConfig;
@@ -135,8 +131,7 @@ impl Row {
 }
 
 const NO_RESULTS: &str = "Expected exactly one result from SQL query, but got no results.";
-const MULTIPLE_RESULTS: &str =
-    "Expected exactly one result from SQL query, but got multiple results.";
+const MULTIPLE_RESULTS: &str = "Expected exactly one result from SQL query, but got multiple results.";
 
 /// What `exec` returns: workerd's cursor over a result computed in full up front.
 #[derive(Debug)]
@@ -150,13 +145,7 @@ pub struct Cursor {
 
 impl Cursor {
     fn new(columns: Vec<String>, rows: VecDeque<Vec<SqlValue>>, rows_written: u64) -> Self {
-        Cursor {
-            columns: columns.into(),
-            total: rows.len() as u64,
-            rows,
-            returned: 0,
-            rows_written,
-        }
+        Cursor { columns: columns.into(), total: rows.len() as u64, rows, returned: 0, rows_written }
     }
 
     /// Result column names, duplicates included; empty for statements without result columns.
@@ -175,10 +164,7 @@ impl Cursor {
 
     pub fn next_row(&mut self) -> Option<Row> {
         let values = self.next_values()?;
-        Some(Row {
-            columns: Arc::clone(&self.columns),
-            values,
-        })
+        Some(Row { columns: Arc::clone(&self.columns), values })
     }
 
     /// The rows not yet returned.
@@ -274,10 +260,7 @@ impl SqlGuard {
     /// Runs user SQL (`true`) or the runtime's (`false`) until the returned scope drops.
     fn scope(&self, untrusted: bool) -> TrustScope<'_> {
         let previous = std::mem::replace(&mut self.lock().untrusted, untrusted);
-        TrustScope {
-            guard: self,
-            previous,
-        }
+        TrustScope { guard: self, previous }
     }
 
     fn before_prepare(&self) {
@@ -354,18 +337,14 @@ fn verdict(ctx: &AuthContext<'_>, untrusted: bool) -> Verdict {
 /// SQLite passes ALTER TABLE's and DETACH's database as an argument of the action.
 fn schema_of<'c>(ctx: &AuthContext<'c>) -> Option<&'c str> {
     match ctx.action {
-        AuthAction::AlterTable { database_name, .. } | AuthAction::Detach { database_name } => {
-            Some(database_name)
-        }
+        AuthAction::AlterTable { database_name, .. } | AuthAction::Detach { database_name } => Some(database_name),
         _ => ctx.database_name,
     }
 }
 
 fn temp_access_allowed(action: &AuthAction<'_>) -> bool {
     match *action {
-        AuthAction::Read { table_name, .. } | AuthAction::Update { table_name, .. } => {
-            allowed_name(table_name)
-        }
+        AuthAction::Read { table_name, .. } | AuthAction::Update { table_name, .. } => allowed_name(table_name),
         _ => false,
     }
 }
@@ -384,40 +363,17 @@ fn user_verdict(action: &AuthAction<'_>) -> Verdict {
         | AlterTable { table_name, .. } => allow_if(allowed_name(table_name)),
         CreateView { view_name } | DropView { view_name } => allow_if(allowed_name(view_name)),
         Reindex { index_name } => allow_if(allowed_name(index_name)),
-        CreateIndex {
-            index_name,
-            table_name,
+        CreateIndex { index_name, table_name } | DropIndex { index_name, table_name } => {
+            allow_if(allowed_name(index_name) && allowed_name(table_name))
         }
-        | DropIndex {
-            index_name,
-            table_name,
-        } => allow_if(allowed_name(index_name) && allowed_name(table_name)),
-        CreateTrigger {
-            trigger_name,
-            table_name,
+        CreateTrigger { trigger_name, table_name } | DropTrigger { trigger_name, table_name } => {
+            allow_if(allowed_name(trigger_name) && allowed_name(table_name))
         }
-        | DropTrigger {
-            trigger_name,
-            table_name,
-        } => allow_if(allowed_name(trigger_name) && allowed_name(table_name)),
-        Pragma {
-            pragma_name,
-            pragma_value,
-        } => allow_if(pragma_allowed(pragma_name, pragma_value)),
+        Pragma { pragma_name, pragma_value } => allow_if(pragma_allowed(pragma_name, pragma_value)),
         Function { function_name } => allow_if(function_allowed(function_name)),
-        CreateVtable {
-            table_name,
-            module_name,
+        CreateVtable { table_name, module_name } | DropVtable { table_name, module_name } => {
+            allow_if(allowed_name(table_name) && VTABLE_MODULES.iter().any(|m| m.eq_ignore_ascii_case(module_name)))
         }
-        | DropVtable {
-            table_name,
-            module_name,
-        } => allow_if(
-            allowed_name(table_name)
-                && VTABLE_MODULES
-                    .iter()
-                    .any(|m| m.eq_ignore_ascii_case(module_name)),
-        ),
         // rusqlite reports `ANALYZE` of the whole database (no table argument) as unknown.
         Unknown { code, .. } => allow_if(code == ffi::SQLITE_ANALYZE),
         // ATTACH, DETACH, every TEMP object, COPY and actions newer than rusqlite knows.
@@ -427,10 +383,7 @@ fn user_verdict(action: &AuthAction<'_>) -> Verdict {
 
 /// Names starting with `_cf_` (any case) belong to the runtime.
 fn allowed_name(name: &str) -> bool {
-    !name
-        .as_bytes()
-        .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case(b"_cf_"))
+    !name.as_bytes().get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"_cf_"))
 }
 
 const VTABLE_MODULES: [&str; 4] = ["fts5", "fts5vocab", "rtree", "rtree_i32"];
@@ -466,10 +419,7 @@ const ALLOWED_FUNCTIONS: [&str; 8] = [
 ];
 
 fn function_allowed(name: &str) -> bool {
-    ALLOWED_FUNCTIONS
-        .iter()
-        .flat_map(|group| group.split_ascii_whitespace())
-        .any(|f| f.eq_ignore_ascii_case(name))
+    ALLOWED_FUNCTIONS.iter().flat_map(|group| group.split_ascii_whitespace()).any(|f| f.eq_ignore_ascii_case(name))
 }
 
 /// The PRAGMA allowlist (do-semantics §5.3); `value` is the argument as SQLite passes it.
@@ -477,8 +427,9 @@ fn pragma_allowed(name: &str, value: Option<&str>) -> bool {
     match name.to_ascii_lowercase().as_str() {
         "table_list" => true,
         "data_version" | "page_size" => value.is_none(),
-        "table_info" | "table_xinfo" | "foreign_key_list" | "index_info" | "index_list"
-        | "index_xinfo" => value.is_some_and(allowed_name),
+        "table_info" | "table_xinfo" | "foreign_key_list" | "index_info" | "index_list" | "index_xinfo" => {
+            value.is_some_and(allowed_name)
+        }
         // quick_check also takes a row limit; numbers never start with `_cf_`.
         "foreign_key_check" | "quick_check" => value.is_none_or(allowed_name),
         "optimize" => value.is_none_or(|v| parse_int32(v).is_some()),
@@ -503,11 +454,7 @@ fn is_boolean(value: &str) -> bool {
     };
     ["true", "false", "yes", "no", "on", "off", "1", "0"]
         .iter()
-        .any(|word| {
-            unquoted
-                .get(..word.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(word.as_bytes()))
-        })
+        .any(|word| unquoted.get(..word.len()).is_some_and(|p| p.eq_ignore_ascii_case(word.as_bytes())))
 }
 
 /// An `int32_t` as KJ parses it: optional sign, then decimal or `0x` hexadecimal digits.
@@ -516,10 +463,7 @@ fn parse_int32(text: &str) -> Option<i32> {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
-    let (digits, radix) = match unsigned
-        .strip_prefix("0x")
-        .or_else(|| unsigned.strip_prefix("0X"))
-    {
+    let (digits, radix) = match unsigned.strip_prefix("0x").or_else(|| unsigned.strip_prefix("0X")) {
         Some(hex) => (hex, 16),
         None => (unsigned, 10),
     };
@@ -633,7 +577,8 @@ fn is_word_char(c: char) -> bool {
 const TRANSACTION_MESSAGE: &str = "To execute a transaction, please use the state.storage.transaction() or state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT statements. The JavaScript API is safer because it will automatically roll back on exceptions, and because it interacts correctly with Durable Objects' automatic atomic write coalescing.";
 const NO_STATEMENT: &str = "SQL code did not contain a statement.";
 const WRONG_BINDINGS: &str = "Wrong number of parameter bindings for SQL query.";
-const MULTI_PARAMETERS: &str = "When executing multiple SQL statements in a single call, only the last statement can have parameters.";
+const MULTI_PARAMETERS: &str =
+    "When executing multiple SQL statements in a single call, only the last statement can have parameters.";
 const NOT_AUTHORIZED: &str = "not authorized: SQLITE_AUTH";
 
 /// Why `exec` failed. A critical error (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM,
@@ -667,11 +612,7 @@ pub(crate) fn exec(
     // it (`Connection` is not `Sync`); every statement prepared on it below is finalized
     // before `exec` returns.
     let db = unsafe { conn.handle() };
-    let mut writes = WriteNotice {
-        guard,
-        before_write,
-        sent: false,
-    };
+    let mut writes = WriteNotice { guard, before_write, sent: false };
     let mut rest = query;
     loop {
         let (stmt, tail) = prepare_next(db, guard, rest)?;
@@ -722,8 +663,7 @@ fn prepare_next<'q>(
     let mut tail: *const c_char = ptr::null();
     // SAFETY: `db` is open; `sql` is valid for `len` bytes (no NUL terminator is needed when
     // the length is given); SQLite writes the statement and a pointer into `sql` back.
-    let rc =
-        unsafe { ffi::sqlite3_prepare_v3(db, sql.as_ptr().cast(), len, 0, &mut raw, &mut tail) };
+    let rc = unsafe { ffi::sqlite3_prepare_v3(db, sql.as_ptr().cast(), len, 0, &mut raw, &mut tail) };
     let stmt = (!raw.is_null()).then_some(Stmt(raw));
     if rc != ffi::SQLITE_OK {
         if guard.lock().refused_transaction {
@@ -733,11 +673,7 @@ fn prepare_next<'q>(
     }
     let stmt = stmt.ok_or_else(|| SqlFailure::error(NO_STATEMENT))?;
     // SQLite stops after a `;`, at a NUL or at the end: always a character boundary.
-    let used = if tail.is_null() {
-        sql.len()
-    } else {
-        (tail as usize).saturating_sub(sql.as_ptr() as usize)
-    };
+    let used = if tail.is_null() { sql.len() } else { (tail as usize).saturating_sub(sql.as_ptr() as usize) };
     let (text, tail) = sql.split_at_checked(used).unwrap_or((sql, ""));
     if guard.lock().altered_table && rename_target(text).is_some_and(|t| !allowed_name(&t)) {
         return Err(SqlFailure::error(NOT_AUTHORIZED));
@@ -763,11 +699,7 @@ fn run_last(
     while stmt.step(db)? {
         rows.push_back(stmt.row());
     }
-    let rows_written = if stmt.is_read_only() {
-        0
-    } else {
-        total_changes(db).saturating_sub(changes_before)
-    };
+    let rows_written = if stmt.is_read_only() { 0 } else { total_changes(db).saturating_sub(changes_before) };
     Ok(Cursor::new(stmt.column_names(), rows, rows_written))
 }
 
@@ -810,12 +742,7 @@ impl Stmt {
         }
     }
 
-    fn bind(
-        &self,
-        db: *mut ffi::sqlite3,
-        index: c_int,
-        value: &SqlValue,
-    ) -> std::result::Result<(), SqlFailure> {
+    fn bind(&self, db: *mut ffi::sqlite3, index: c_int, value: &SqlValue) -> std::result::Result<(), SqlFailure> {
         // SAFETY: `self.0` is a live statement; SQLITE_TRANSIENT makes SQLite copy text and
         // blobs before returning, so the borrowed bytes need not outlive the call.
         let rc = unsafe {
@@ -831,13 +758,9 @@ impl Stmt {
                     ffi::SQLITE_TRANSIENT(),
                     ffi::SQLITE_UTF8 as u8,
                 ),
-                SqlValue::Blob(b) => ffi::sqlite3_bind_blob64(
-                    self.0,
-                    index,
-                    b.as_ptr().cast(),
-                    b.len() as u64,
-                    ffi::SQLITE_TRANSIENT(),
-                ),
+                SqlValue::Blob(b) => {
+                    ffi::sqlite3_bind_blob64(self.0, index, b.as_ptr().cast(), b.len() as u64, ffi::SQLITE_TRANSIENT())
+                }
             }
         };
         if rc == ffi::SQLITE_OK {
@@ -918,13 +841,8 @@ fn failure(db: *mut ffi::sqlite3, rc: c_int) -> SqlFailure {
     let primary = rc & 0xff;
     // SAFETY: `db` is open; SQLite keeps the message until the next call on `db`, and it is
     // copied right away.
-    let (message, offset, extended) = unsafe {
-        (
-            c_text(ffi::sqlite3_errmsg(db)),
-            ffi::sqlite3_error_offset(db),
-            ffi::sqlite3_extended_errcode(db),
-        )
-    };
+    let (message, offset, extended) =
+        unsafe { (c_text(ffi::sqlite3_errmsg(db)), ffi::sqlite3_error_offset(db), ffi::sqlite3_extended_errcode(db)) };
     let mut text = message;
     if offset >= 0 {
         text.push_str(&format!(" at offset {offset}"));
@@ -935,9 +853,7 @@ fn failure(db: *mut ffi::sqlite3, rc: c_int) -> SqlFailure {
     }
     let error = Error::storage(text);
     match primary {
-        ffi::SQLITE_FULL | ffi::SQLITE_IOERR | ffi::SQLITE_NOMEM | ffi::SQLITE_INTERRUPT => {
-            SqlFailure::Critical(error)
-        }
+        ffi::SQLITE_FULL | ffi::SQLITE_IOERR | ffi::SQLITE_NOMEM | ffi::SQLITE_INTERRUPT => SqlFailure::Critical(error),
         _ => SqlFailure::Error(error),
     }
 }
@@ -992,8 +908,7 @@ const RESULT_CODES: &[(c_int, &str)] = result_codes! {
 /// `sql.databaseSize` (do-semantics §5.5): `(page_count - freelist_count) * page_size`.
 /// Runs as the runtime: call it outside `exec`, where the guard is trusted.
 pub(crate) fn database_size(conn: &Connection) -> Result<u64> {
-    let pragma =
-        |name: &str| -> Result<i64> { Ok(conn.pragma_query_value(None, name, |row| row.get(0))?) };
+    let pragma = |name: &str| -> Result<i64> { Ok(conn.pragma_query_value(None, name, |row| row.get(0))?) };
     let pages = pragma("page_count")? - pragma("freelist_count")?;
     Ok(u64::try_from(pages * pragma("page_size")?).unwrap_or(0))
 }
@@ -1006,17 +921,12 @@ mod tests {
 
     fn open() -> (Connection, SqlGuard) {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID")
-            .unwrap();
+        conn.execute_batch("CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID").unwrap();
         let guard = SqlGuard::install(&conn).unwrap();
         (conn, guard)
     }
 
-    fn run(
-        db: &(Connection, SqlGuard),
-        sql: &str,
-        bindings: &[SqlValue],
-    ) -> std::result::Result<Cursor, SqlFailure> {
+    fn run(db: &(Connection, SqlGuard), sql: &str, bindings: &[SqlValue]) -> std::result::Result<Cursor, SqlFailure> {
         exec(&db.0, &db.1, sql, bindings, &mut || Ok(()))
     }
 
@@ -1084,12 +994,8 @@ mod tests {
         let row = c.one().unwrap();
         assert_eq!(row.get("? + ?"), Some(&SqlValue::Real(579.0)));
 
-        let bound = [
-            SqlValue::from("s"),
-            SqlValue::from(vec![1, 2]),
-            SqlValue::from(None::<i64>),
-            SqlValue::from(Some(7i64)),
-        ];
+        let bound =
+            [SqlValue::from("s"), SqlValue::from(vec![1, 2]), SqlValue::from(None::<i64>), SqlValue::from(Some(7i64))];
         let c = run(&db, "SELECT ?, ?, typeof(?), ?", &bound).unwrap();
         let expected = [text("s"), SqlValue::Blob(vec![1, 2]), text("null"), int(7)];
         assert_eq!(values(c), [expected]);
@@ -1116,37 +1022,19 @@ mod tests {
 
         let two = "SELECT 1 AS value UNION ALL SELECT 'foo' AS value;";
         assert_eq!(ok(&db, two).one().unwrap_err().message, MULTIPLE_RESULTS);
-        assert_eq!(
-            MULTIPLE_RESULTS,
-            "Expected exactly one result from SQL query, but got multiple results."
-        );
+        assert_eq!(MULTIPLE_RESULTS, "Expected exactly one result from SQL query, but got multiple results.");
         ok(&db, "CREATE TABLE IF NOT EXISTS empty (x INTEGER)");
         let err = ok(&db, "SELECT * from empty;").one().unwrap_err();
-        assert_eq!(
-            err.message,
-            "Expected exactly one result from SQL query, but got no results."
-        );
+        assert_eq!(err.message, "Expected exactly one result from SQL query, but got no results.");
     }
 
     #[test]
     fn t56_statement_errors() {
         let db = open();
-        for sql in [
-            "",
-            ";",
-            "   ",
-            "-- only",
-            "SELECT 123; SELECT 456; -- trailing comment",
-        ] {
-            assert_eq!(
-                fails(&db, sql, &[]),
-                "SQL code did not contain a statement."
-            );
+        for sql in ["", ";", "   ", "-- only", "SELECT 123; SELECT 456; -- trailing comment"] {
+            assert_eq!(fails(&db, sql, &[]), "SQL code did not contain a statement.");
         }
-        assert_eq!(
-            fails(&db, "SELECT ;", &[]),
-            r#"near ";": syntax error at offset 7: SQLITE_ERROR"#
-        );
+        assert_eq!(fails(&db, "SELECT ;", &[]), r#"near ";": syntax error at offset 7: SQLITE_ERROR"#);
         assert!(fails(&db, "SELECT -;", &[]).contains("syntax error at offset 8"));
         let wrong = "Wrong number of parameter bindings for SQL query.";
         assert_eq!(fails(&db, "SELECT ?", &[]), wrong);
@@ -1156,21 +1044,14 @@ mod tests {
             "When executing multiple SQL statements in a single call, only the last statement can have parameters."
         );
 
-        let five =
-            "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5";
+        let five = "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5";
         assert_eq!(ok(&db, five).count(), 5);
         let six = format!("{five} UNION ALL SELECT 6");
-        assert_eq!(
-            fails(&db, &six, &[]),
-            "too many terms in compound SELECT: SQLITE_ERROR"
-        );
+        assert_eq!(fails(&db, &six, &[]), "too many terms in compound SELECT: SQLITE_ERROR");
 
         ok(&db, "CREATE TABLE test_error_codes (name TEXT)");
         let mismatch = "INSERT INTO test_error_codes(rowid, name) values ('yeah','nah')";
-        assert_eq!(
-            fails(&db, mismatch, &[]),
-            "datatype mismatch: SQLITE_MISMATCH"
-        );
+        assert_eq!(fails(&db, mismatch, &[]), "datatype mismatch: SQLITE_MISMATCH");
         ok(&db, "CREATE TABLE t2 (a TEXT UNIQUE)");
         ok(&db, "INSERT INTO t2 VALUES ('q')");
         assert_eq!(
@@ -1212,10 +1093,7 @@ mod tests {
         ] {
             assert_eq!(fails(&db, sql, &[]), NOT_AUTH, "{sql}");
         }
-        assert_eq!(
-            fails(&db, "SELECT * FROM _cf_KV", &[]),
-            "access to _cf_KV.key is prohibited: SQLITE_AUTH"
-        );
+        assert_eq!(fails(&db, "SELECT * FROM _cf_KV", &[]), "access to _cf_KV.key is prohibited: SQLITE_AUTH");
     }
 
     #[test]
@@ -1246,16 +1124,11 @@ mod tests {
         assert_eq!(c.column_names(), ["data_version"]);
         assert!(c.one().unwrap().values()[0].as_i64().is_some());
         assert_eq!(values(ok(&db, "PRAGMA page_size")), [[int(4096)]]);
-        let names: Vec<SqlValue> = ok(&db, "PRAGMA table_info(myTable)")
-            .map(|r| r.get("name").unwrap().clone())
-            .collect();
+        let names: Vec<SqlValue> =
+            ok(&db, "PRAGMA table_info(myTable)").map(|r| r.get("name").unwrap().clone()).collect();
         assert_eq!(names, [text("foo"), text("bar")]);
         assert_eq!(ok(&db, "PRAGMA Table_XInfo(myTable)").count(), 2);
-        for sql in [
-            "pragma quick_check;",
-            "pragma quick_check(1);",
-            "pragma quick_check(myTable);",
-        ] {
+        for sql in ["pragma quick_check;", "pragma quick_check(1);", "pragma quick_check(myTable);"] {
             assert_eq!(values(ok(&db, sql)), [[text("ok")]], "{sql}");
         }
         for sql in [
@@ -1295,15 +1168,9 @@ mod tests {
     #[test]
     fn t57_transactions_temp_functions_and_modules() {
         let db = open();
-        for sql in [
-            "BEGIN TRANSACTION",
-            "BEGIN",
-            "COMMIT",
-            "ROLLBACK",
-            "SAVEPOINT foo",
-            "RELEASE foo",
-            "SAVEPOINT _cf_x",
-        ] {
+        for sql in
+            ["BEGIN TRANSACTION", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT foo", "RELEASE foo", "SAVEPOINT _cf_x"]
+        {
             assert_eq!(fails(&db, sql, &[]), TRANSACTION_MESSAGE, "{sql}");
         }
         assert_eq!(
@@ -1329,27 +1196,11 @@ mod tests {
         assert_eq!(values(ok(&db, "SELECT ABS(-2)")), [[int(2)]]);
         let json = r#"SELECT '{"a":2,"c":[4,5,{"f":7}]}' -> '$.c' AS value"#;
         assert_eq!(values(ok(&db, json)), [[text(r#"[4,5,{"f":7}]"#)]]);
-        ok(
-            &db,
-            "SELECT current_date, current_time, current_timestamp, random()",
-        );
+        ok(&db, "SELECT current_date, current_time, current_timestamp, random()");
 
-        assert_eq!(
-            fails(
-                &db,
-                "CREATE VIRTUAL TABLE test_fts USING fts5abcd(id);",
-                &[]
-            ),
-            NOT_AUTH
-        );
-        ok(
-            &db,
-            "CREATE VIRTUAL TABLE documents_fts USING FtS5(id, title, content)",
-        );
-        ok(
-            &db,
-            "CREATE VIRTUAL TABLE fts_v USING fTs5VoCaB(documents_fts, row)",
-        );
+        assert_eq!(fails(&db, "CREATE VIRTUAL TABLE test_fts USING fts5abcd(id);", &[]), NOT_AUTH);
+        ok(&db, "CREATE VIRTUAL TABLE documents_fts USING FtS5(id, title, content)");
+        ok(&db, "CREATE VIRTUAL TABLE fts_v USING fTs5VoCaB(documents_fts, row)");
         ok(&db, "CREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1)");
         ok(&db, "DROP TABLE boxes");
     }
@@ -1369,18 +1220,12 @@ mod tests {
         ok(&db, "ALTER TABLE rc ADD COLUMN c");
         ok(&db, "ALTER TABLE rc DROP COLUMN b");
         ok(&db, "ALTER TABLE rc RENAME TO renamed");
-        assert_eq!(
-            ok(&db, "SELECT * FROM renamed").column_names(),
-            ["_cf_col", "c"]
-        );
+        assert_eq!(ok(&db, "SELECT * FROM renamed").column_names(), ["_cf_col", "c"]);
     }
 
     #[test]
     fn rename_target_reads_the_new_table_name() {
-        assert_eq!(
-            rename_target("alter table t rename to x").as_deref(),
-            Some("x")
-        );
+        assert_eq!(rename_target("alter table t rename to x").as_deref(), Some("x"));
         let quoted = "ALTER TABLE s.\"t\" -- c\n RENAME TO 'it''s'";
         assert_eq!(rename_target(quoted).as_deref(), Some("it's"));
         assert_eq!(rename_target("ALTER TABLE t RENAME COLUMN a TO b"), None);
@@ -1392,17 +1237,9 @@ mod tests {
     fn t64_row_counters() {
         let db = open();
         ok(&db, "CREATE TABLE tbl (id INTEGER PRIMARY KEY, value TEXT)");
-        let c = run(
-            &db,
-            "INSERT INTO tbl (id, value) VALUES (?, ?)",
-            &[100000.0.into(), "x".into()],
-        )
-        .unwrap();
+        let c = run(&db, "INSERT INTO tbl (id, value) VALUES (?, ?)", &[100000.0.into(), "x".into()]).unwrap();
         assert_eq!((c.rows_read(), c.rows_written()), (0, 1));
-        ok(
-            &db,
-            "INSERT INTO tbl (id, value) VALUES (1, 'arbitrary-value')",
-        );
+        ok(&db, "INSERT INTO tbl (id, value) VALUES (1, 'arbitrary-value')");
 
         let mut c = ok(&db, "SELECT * FROM tbl");
         c.by_ref().for_each(drop);
@@ -1428,24 +1265,14 @@ mod tests {
         assert_eq!(ok(&db, "SELECT * FROM tbl WHERE 0").rows_read(), 0);
         let mut c = ok(&db, "SELECT id FROM tbl");
         assert!(c.one().is_err());
-        assert_eq!(
-            c.rows_read(),
-            2,
-            "one() stops after the pre-fetched second row"
-        );
+        assert_eq!(c.rows_read(), 2, "one() stops after the pre-fetched second row");
     }
 
     #[test]
     fn duplicate_column_names_last_wins_in_a_row() {
         let db = open();
-        ok(
-            &db,
-            "CREATE TABLE abc (a INT, b INT, c INT); CREATE TABLE cde (c INT, d INT, e INT);",
-        );
-        ok(
-            &db,
-            "INSERT INTO abc VALUES (1,2,3),(4,5,6); INSERT INTO cde VALUES (7,8,9),(1,2,3);",
-        );
+        ok(&db, "CREATE TABLE abc (a INT, b INT, c INT); CREATE TABLE cde (c INT, d INT, e INT);");
+        ok(&db, "INSERT INTO abc VALUES (1,2,3),(4,5,6); INSERT INTO cde VALUES (7,8,9),(1,2,3);");
         let mut c = ok(&db, "SELECT * FROM abc, cde ORDER BY abc.a, cde.c DESC");
         assert_eq!(c.column_names(), ["a", "b", "c", "c", "d", "e"]);
         let row = c.next_row().unwrap();
@@ -1458,24 +1285,14 @@ mod tests {
     #[test]
     fn a_failing_statement_leaves_earlier_statements_done() {
         let db = open();
-        ok(
-            &db,
-            "CREATE TABLE t2 (a TEXT UNIQUE); INSERT INTO t2 VALUES ('q');",
-        );
+        ok(&db, "CREATE TABLE t2 (a TEXT UNIQUE); INSERT INTO t2 VALUES ('q');");
         fails(&db, "INSERT INTO t2 VALUES ('s'), ('q')", &[]);
         assert_eq!(count(&db, "t2"), 1, "the statement is atomic");
-        let msg = fails(
-            &db,
-            "INSERT INTO t2 VALUES ('u'); INSERT INTO t2 VALUES ('q'); SELECT 1",
-            &[],
-        );
+        let msg = fails(&db, "INSERT INTO t2 VALUES ('u'); INSERT INTO t2 VALUES ('q'); SELECT 1", &[]);
         assert!(msg.starts_with("UNIQUE constraint failed"));
         assert_eq!(count(&db, "t2"), 2, "the first INSERT stays");
         let msg = fails(&db, "CREATE TABLE m1 (a); SELEC 1; SELECT 2", &[]);
-        assert_eq!(
-            msg,
-            r#"near "SELEC": syntax error at offset 0: SQLITE_ERROR"#
-        );
+        assert_eq!(msg, r#"near "SELEC": syntax error at offset 0: SQLITE_ERROR"#);
         assert_eq!(count(&db, "m1"), 0);
     }
 
@@ -1494,46 +1311,27 @@ mod tests {
         exec(conn, &db.1, "SELECT 1; SELECT 2", &[], &mut begin).unwrap();
         assert_eq!(calls.get(), 0);
         let script = "CREATE TABLE t (x); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); SELECT * FROM t";
-        assert_eq!(
-            exec(conn, &db.1, script, &[], &mut begin).unwrap().count(),
-            2
-        );
+        assert_eq!(exec(conn, &db.1, script, &[], &mut begin).unwrap().count(), 2);
         assert_eq!(calls.get(), 1);
         conn.execute_batch("ROLLBACK").unwrap();
-        assert_eq!(
-            fails(&db, "SELECT * FROM t", &[]),
-            "no such table: t: SQLITE_ERROR"
-        );
+        assert_eq!(fails(&db, "SELECT * FROM t", &[]), "no such table: t: SQLITE_ERROR");
 
         // Back to untrusted afterwards, and a refusal stops the statement.
-        assert_eq!(
-            fails(&db, "SELECT * FROM _cf_KV", &[]),
-            "access to _cf_KV.key is prohibited: SQLITE_AUTH"
-        );
+        assert_eq!(fails(&db, "SELECT * FROM _cf_KV", &[]), "access to _cf_KV.key is prohibited: SQLITE_AUTH");
         let mut refuse = || Err(Error::storage("no"));
         match exec(conn, &db.1, "CREATE TABLE u (x)", &[], &mut refuse) {
             Err(SqlFailure::Error(e)) => assert_eq!(e.message, "no"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            fails(&db, "SELECT * FROM u", &[]),
-            "no such table: u: SQLITE_ERROR"
-        );
+        assert_eq!(fails(&db, "SELECT * FROM u", &[]), "no such table: u: SQLITE_ERROR");
     }
 
     #[test]
     fn the_runtime_stays_trusted_outside_exec() {
         let db = open();
         fails(&db, "BEGIN", &[]);
-        db.0.execute_batch(
-            "BEGIN; INSERT INTO _cf_KV VALUES (x'01', x'02'); SAVEPOINT s; RELEASE s; COMMIT;",
-        )
-        .unwrap();
-        assert_eq!(
-            db.0.query_row("SELECT count(*) FROM _cf_KV", [], |r| r.get::<_, i64>(0))
-                .unwrap(),
-            1
-        );
+        db.0.execute_batch("BEGIN; INSERT INTO _cf_KV VALUES (x'01', x'02'); SAVEPOINT s; RELEASE s; COMMIT;").unwrap();
+        assert_eq!(db.0.query_row("SELECT count(*) FROM _cf_KV", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
     }
 
     #[test]
@@ -1555,28 +1353,14 @@ mod tests {
     fn limits_apply_to_user_sql() {
         let db = open();
         let too_long = format!("SELECT '{}'", "a".repeat(100_001));
-        assert_eq!(
-            fails(&db, &too_long, &[]),
-            "statement too long: SQLITE_TOOBIG"
-        );
+        assert_eq!(fails(&db, &too_long, &[]), "statement too long: SQLITE_TOOBIG");
         let blob = SqlValue::Blob(vec![0; 4 * 1024 * 1024 + 1]);
-        assert_eq!(
-            fails(&db, "SELECT length(?)", &[blob]),
-            "string or blob too big: SQLITE_TOOBIG"
-        );
-        assert!(fails(&db, "SELECT ?101", &[])
-            .starts_with("variable number must be between ?1 and ?100"));
+        assert_eq!(fails(&db, "SELECT length(?)", &[blob]), "string or blob too big: SQLITE_TOOBIG");
+        assert!(fails(&db, "SELECT ?101", &[]).starts_with("variable number must be between ?1 and ?100"));
         let like = format!("SELECT 'a' LIKE '{}'", "a".repeat(51));
-        assert_eq!(
-            fails(&db, &like, &[]),
-            "LIKE or GLOB pattern too complex: SQLITE_ERROR"
-        );
-        let columns = (0..101)
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        assert!(fails(&db, &format!("SELECT {columns}"), &[])
-            .starts_with("too many columns in result set"));
+        assert_eq!(fails(&db, &like, &[]), "LIKE or GLOB pattern too complex: SQLITE_ERROR");
+        let columns = (0..101).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        assert!(fails(&db, &format!("SELECT {columns}"), &[]).starts_with("too many columns in result set"));
     }
 
     #[test]

@@ -60,6 +60,7 @@ struct Savepoint {
 
 pub(crate) struct SqliteStore {
     conn: Connection,
+    guard: super::sql::SqlGuard,
     open: Option<Batch>,
     next_batch: u64,
     savepoints: Vec<Savepoint>,
@@ -67,17 +68,15 @@ pub(crate) struct SqliteStore {
     sql_digest: u64,
 }
 
-/// SQLite's own limit on a string or blob, as workerd sets it (do-semantics §4.1, §5.3).
-pub(crate) const MAX_LENGTH: i32 = 4 * 1024 * 1024;
-
 impl SqliteStore {
     /// A fresh database whose `random()` and `randomblob()` draw from `seed`.
     pub fn open(seed: u64) -> Result<SqliteStore> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch("CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID;")?;
-        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, MAX_LENGTH);
         seed_random(&conn, seed)?;
+        let guard = super::sql::SqlGuard::install(&conn)?;
         let mut store = SqliteStore {
+            guard,
             conn,
             open: None,
             next_batch: 1,
@@ -87,6 +86,20 @@ impl SqliteStore {
         };
         store.sql_digest = store.digest_sql_tables()?;
         Ok(store)
+    }
+
+    /// The connection and the authorizer's guard, for the object's own SQL.
+    pub fn sql_parts(&self) -> (&Connection, &super::sql::SqlGuard) {
+        (&self.conn, &self.guard)
+    }
+
+    /// Registers the implicit transaction that user SQL began (its `BEGIN` ran inside
+    /// `exec`, just before the first writing statement); returns its number.
+    pub fn adopt_implicit(&mut self) -> u64 {
+        let no = self.next_batch;
+        self.next_batch += 1;
+        self.open = Some(Batch { no, sql_touched: true, ..Default::default() });
+        no
     }
 
     /// Number of the open batch, if a write is waiting for its commit.
@@ -303,6 +316,10 @@ impl SqliteStore {
     pub fn rollback(&mut self) -> Option<Batch> {
         let batch = self.open.take()?;
         self.savepoints.clear();
+        if self.conn.is_autocommit() {
+            // A critical SQL error already made SQLite roll the transaction back.
+            return Some(batch);
+        }
         if let Err(e) = self.conn.execute_batch("ROLLBACK") {
             // Rolling back an open in-memory transaction cannot fail short of a SQLite bug;
             // say so loudly rather than carry on over a half-state.
