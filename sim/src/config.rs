@@ -37,6 +37,11 @@ pub struct SimConfig {
     /// Exact times (ms) of timed crashes, when a workload fixes them (instead of drawing
     /// the plan's `timed_crashes` from the seed).
     pub crash_times: Option<Vec<u64>>,
+    /// Simulated time the liveness phase may take to settle after the workload.
+    pub liveness_budget_ms: u64,
+    /// `deleteAll()` also deletes the alarm (compatibility flag `delete_all_deletes_alarm`,
+    /// on from compatibility date 2026-02-24; do-semantics §4.6).
+    pub delete_all_deletes_alarm: bool,
     /// Keep the runtime trace (needed for `trace_hash`; off only for raw speed).
     pub record_trace: bool,
 }
@@ -48,14 +53,17 @@ impl SimConfig {
         SimConfig::new(seed)
     }
 
-    /// Defaults for `seed`: both gates enforced, swarm faults, a one-hour simulated limit.
+    /// Defaults for `seed`: both gates enforced, swarm faults, a week of simulated time at
+    /// most, and 15 minutes for the liveness phase.
     pub fn new(seed: u64) -> SimConfig {
         SimConfig {
             seed,
             input_gate: GatePolicy::Enforced,
             output_gate: GatePolicy::Enforced,
             faults: FaultPolicy::Swarm,
-            time_limit_ms: 3_600_000,
+            time_limit_ms: 7 * 24 * 3_600_000,
+            liveness_budget_ms: 15 * 60_000,
+            delete_all_deletes_alarm: true,
             chaos_window_ms: 300,
             crash_times: None,
             record_trace: true,
@@ -71,6 +79,12 @@ impl SimConfig {
     /// Sets the output gate policy.
     pub fn output_gate(mut self, p: GatePolicy) -> Self {
         self.output_gate = p;
+        self
+    }
+
+    /// Sets how long the liveness phase may take (simulated ms).
+    pub fn liveness_budget(mut self, ms: u64) -> Self {
+        self.liveness_budget_ms = ms;
         self
     }
 

@@ -42,6 +42,10 @@ pub(crate) struct ObjectCore {
     pub(crate) output: RefCell<OutputGate>,
     live: RefCell<BTreeMap<StrandId, Waker>>,
     reset_error: RefCell<Error>,
+    /// The alarm scheduler (outside the object: survives crashes).
+    pub(crate) alarm: RefCell<crate::alarm::AlarmState>,
+    /// Runs the class's `alarm()` handler (set by the namespace).
+    pub(crate) alarm_driver: RefCell<Option<crate::alarm::AlarmDriver>>,
     me: std::rc::Weak<ObjectCore>,
 }
 
@@ -67,6 +71,8 @@ impl ObjectCore {
             output: RefCell::new(OutputGate::default()),
             live: RefCell::new(BTreeMap::new()),
             reset_error: RefCell::new(Error::reset("Durable Object reset.")),
+            alarm: RefCell::default(),
+            alarm_driver: RefCell::new(None),
             me: me.clone(),
         });
         world.0.objects.borrow_mut().push(core.clone());
@@ -203,24 +209,55 @@ impl ObjectCore {
             Store::Kv(_) => Ok(None),
         };
         match committed {
-            Ok(Some(b)) => self.batch_durable(b.no, &b.keys()),
+            Ok(Some(b)) => self.batch_durable(b.no, &b.keys(), b.alarm_change()),
             Ok(None) => {}
             Err(e) => self.world.violation("storage", format!("{}: COMMIT failed: {e}", self.label)),
         }
     }
 
-    /// A batch reached storage: replies and `sync()` waiting for it go.
-    pub(crate) fn batch_durable(&self, no: u64, keys: &[String]) {
+    /// A batch reached storage: replies and `sync()` waiting for it go, and the alarm
+    /// scheduler follows an alarm change it carries.
+    pub(crate) fn batch_durable(&self, no: u64, keys: &[String], alarm: Option<Option<u64>>) {
         self.world.stats().commits += 1;
         self.world.trace(&self.label, format!("commit batch #{no} ({} writes: {})", keys.len(), summarize(keys)));
         self.output.borrow_mut().durable = no;
         self.notify_storage();
+        if let (Some(value), Some(me)) = (alarm, self.me.upgrade()) {
+            crate::alarm::persisted(&me, value);
+        }
+    }
+
+    /// The alarm as the object sees it now (uncommitted writes included).
+    pub(crate) fn stored_alarm(&self) -> Result<Option<u64>> {
+        match &*self.store.borrow() {
+            Store::Sqlite(s) => s.alarm(),
+            Store::Kv(s) => Ok(s.alarm()),
+        }
+    }
+
+    /// Sets (or deletes) the alarm as an ordinary write of the open batch.
+    pub(crate) fn write_alarm(&self, time: Option<u64>, confirmed: bool) -> Result<()> {
+        let backend = self.store.borrow().backend();
+        match backend {
+            Backend::Sqlite => self.sqlite_write(confirmed, |s| s.set_alarm(time)).map(drop),
+            Backend::Kv => {
+                let opened = match &mut *self.store.borrow_mut() {
+                    Store::Kv(s) => s.set_alarm(time),
+                    Store::Sqlite(_) => unreachable!(),
+                };
+                self.note_write(confirmed);
+                if let (Some(no), Some(me)) = (opened, self.me.upgrade()) {
+                    kv_ops::spawn_flush(&me, no);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The KV back-end's flush of batch `no` landed.
     pub(crate) fn flushed(&self, no: u64, _n: usize) {
-        if let Some(keys) = kv_ops::finish(self) {
-            self.batch_durable(no, &keys);
+        if let Some((keys, alarm)) = kv_ops::finish(self) {
+            self.batch_durable(no, &keys, alarm);
         }
     }
 
@@ -275,9 +312,12 @@ impl ObjectCore {
             Some(no) => format!("; batch #{no} rolled back"),
             None => String::new(),
         };
-        if let Some(no) = landed {
+        if let Some((no, alarm)) = landed {
             lost_text.push_str(&format!("; batch #{no} in flight landed"));
             self.output.borrow_mut().durable = no;
+            if let (Some(value), Some(me)) = (alarm, self.me.upgrade()) {
+                crate::alarm::persisted(&me, value);
+            }
         }
         let what = if had_instance { "instance dropped" } else { "nothing in memory" };
         self.world.trace(&self.label, format!("CRASH {reason}: {what}, {strands} strands killed{lost_text}"));
@@ -297,8 +337,9 @@ impl ObjectCore {
         }
     }
 
-    /// Loses what is not durable: (batch lost, KV flush in flight that landed).
-    fn drop_unflushed(&self) -> (Option<u64>, Option<u64>) {
+    /// Loses what is not durable: (batch lost, KV flush in flight that landed with the
+    /// alarm change it carried).
+    fn drop_unflushed(&self) -> (Option<u64>, Option<(u64, Option<Option<u64>>)>) {
         let backend = self.store.borrow().backend();
         match backend {
             Backend::Sqlite => {

@@ -6,7 +6,8 @@
 //!
 //! | module        | owns                                                              |
 //! |---------------|-------------------------------------------------------------------|
-//! | [`run`]       | one run: fresh thread and madsim runtime, chaos, settling, report |
+//! | [`run`]       | one run: fresh thread and madsim runtime, chaos, liveness, report |
+//! | [`alarm`]     | the per-object alarm scheduler: firing, retries, abandonment      |
 //! | [`world`]     | the run's shared state: clock, decisions, objects, history, trace |
 //! | [`config`]    | seed, gate policies (the tester's switches), faults, limits       |
 //! | [`faults`]    | the decision stream and the per-seed fault plan                   |
@@ -22,6 +23,7 @@
 //! | [`time`]      | simulated milliseconds, durations, one-turn yields                |
 //! | [`error`]     | errors with workerd's texts and flags                             |
 
+pub mod alarm;
 pub mod client;
 pub mod config;
 pub mod error;
@@ -38,6 +40,7 @@ pub mod time;
 pub mod trace;
 pub mod world;
 
+pub use alarm::{AlarmAttempt, AlarmInfo};
 pub use client::Client;
 pub use config::{GatePolicy, SimConfig};
 pub use error::{Error, ErrorKind, Result};

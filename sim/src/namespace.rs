@@ -129,6 +129,7 @@ impl<O: DurableObject> Namespace<O> {
             _ => format!("{}:#{}", self.inner.binding, &id.hex[..8]),
         };
         let core = ObjectCore::new(&self.inner.world, label, self.inner.backend)?;
+        *core.alarm_driver.borrow_mut() = Some(alarm_driver::<O>(id.clone()));
         self.inner.hosts.borrow_mut().insert(id.hex.clone(), core.clone());
         Ok(core)
     }
@@ -202,6 +203,23 @@ async fn deliver<O: DurableObject>(
     }
     core.release_reply(incarnation, &format!("the reply to s{strand_id} ({what})")).await?;
     result.map_err(Error::into_remote)
+}
+
+/// Runs `O`'s alarm handler as a strand of the object (constructing it first if needed).
+fn alarm_driver<O: DurableObject>(id: ObjectId) -> crate::alarm::AlarmDriver {
+    Rc::new(move |core: Rc<ObjectCore>, info| {
+        let id = id.clone();
+        Box::pin(async move {
+            let strand_id = core.world.next_strand();
+            let body_core = core.clone();
+            let body = async move {
+                let object = instance::<O>(&body_core, &id)?;
+                checkpoint(&body_core).await;
+                object.alarm(info).await
+            };
+            Strand::new(core.clone(), strand_id, "alarm".into(), Box::pin(body)).await
+        })
+    })
 }
 
 /// The live instance, constructed first if the object is not in memory.

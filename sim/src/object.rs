@@ -31,6 +31,13 @@ pub trait DurableObject: Sized + 'static {
 
     /// Handles one call.
     async fn call(&self, request: Self::Request) -> Result<Self::Response>;
+
+    /// The alarm handler: runs when the alarm set with `storage().set_alarm` is due.
+    /// An error (or a reset during it) makes the runtime retry it.
+    async fn alarm(&self, info: crate::alarm::AlarmInfo) -> Result<()> {
+        let _ = info;
+        Ok(())
+    }
 }
 
 /// `ctx`: the object's handle on the runtime, for one instance (one incarnation).

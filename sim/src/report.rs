@@ -85,6 +85,8 @@ pub struct RunReport {
     pub durable: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// Counters.
     pub stats: Stats,
+    /// Every alarm attempt, in order.
+    pub alarms: Vec<crate::alarm::AlarmAttempt>,
     /// Simulated time at the end of the run.
     pub sim_time: SimTime,
 }

@@ -44,6 +44,7 @@ where
             violations: Vec::new(),
             durable: Default::default(),
             stats: Default::default(),
+            alarms: Vec::new(),
             sim_time: SimTime(0),
         };
         r.violations.push(Violation {
@@ -123,16 +124,38 @@ fn spawn_chaos(world: &World) {
     });
 }
 
-/// Lets open batches commit after the workload, within a bounded number of turns.
+/// The liveness phase: once the workload is done, faults stop and the run must settle
+/// within the budget: every batch committed, every alarm due by then run to success or
+/// abandoned. What does not settle is a finding.
 async fn settle(world: &World) {
-    for _ in 0..1000 {
-        let busy = world.0.objects.borrow().iter().any(|o| o.has_open_batch());
-        if !busy {
+    world.calm();
+    let deadline = world.now().as_millis() + world.config().liveness_budget_ms;
+    loop {
+        let objects = world.0.objects.borrow().clone();
+        let busy = objects.iter().any(|o| o.has_open_batch());
+        let owed: Vec<String> = objects
+            .iter()
+            .filter_map(|o| crate::alarm::owes(o, deadline).map(|why| format!("{}: {why}", o.label)))
+            .collect();
+        if !busy && owed.is_empty() {
             return;
         }
-        world.sleep(Duration::from_millis(1)).await;
+        let now = world.now().as_millis();
+        if now >= deadline {
+            let budget = world.config().liveness_budget_ms;
+            if busy {
+                world.violation("liveness", format!("batches still uncommitted {budget} ms after the workload ended"));
+            }
+            for why in owed {
+                world.violation("alarms", format!("{why} within {budget} ms after the workload ended"));
+            }
+            return;
+        }
+        // Wake at the next alarm time or in a second, whichever is sooner.
+        let next = objects.iter().filter_map(|o| o.alarm.borrow().persisted).filter(|t| *t > now).min();
+        let step = if busy { 1 } else { next.map_or(1000, |t| (t - now).clamp(1, 1000)) };
+        world.sleep(Duration::from_millis(step.min(deadline - now))).await;
     }
-    world.violation("liveness", "batches still uncommitted 1000 ms after the workload ended");
 }
 
 fn finish(world: &World) -> RunReport {
@@ -145,13 +168,14 @@ fn finish(world: &World) -> RunReport {
     let (_, trace_hash) = render_trace(&trace);
     RunReport {
         seed: world.seed(),
-        faults: world.fault_plan(),
+        faults: world.0.plan,
         history: std::mem::take(&mut *world.0.history.borrow_mut()),
         trace,
         trace_hash,
         violations: std::mem::take(&mut *world.0.violations.borrow_mut()),
         durable,
         stats: world.stats().clone(),
+        alarms: std::mem::take(&mut *world.0.alarms.borrow_mut()),
         sim_time: world.now(),
     }
 }

@@ -31,6 +31,8 @@ pub(crate) struct WorldInner {
     pub(crate) objects: RefCell<Vec<Rc<ObjectCore>>>,
     pub(crate) namespaces: RefCell<BTreeMap<String, Rc<dyn Any>>>,
     pub(crate) stats: RefCell<Stats>,
+    pub(crate) alarms: RefCell<Vec<crate::alarm::AlarmAttempt>>,
+    calm: std::cell::Cell<bool>,
     next_strand: Cell<u64>,
 }
 
@@ -51,6 +53,8 @@ impl World {
             objects: RefCell::new(Vec::new()),
             namespaces: RefCell::new(BTreeMap::new()),
             stats: RefCell::new(Stats::default()),
+            alarms: RefCell::new(Vec::new()),
+            calm: std::cell::Cell::new(false),
             next_strand: Cell::new(1),
             config,
         }))
@@ -66,9 +70,30 @@ impl World {
         &self.0.config
     }
 
-    /// The fault plan in force.
+    /// The fault plan in force: the run's plan, or none once the liveness phase began.
     pub fn fault_plan(&self) -> FaultPlan {
-        self.0.plan
+        if self.0.calm.get() {
+            FaultPlan::NONE
+        } else {
+            self.0.plan
+        }
+    }
+
+    /// Ends the chaos phase: no fault is injected from now on.
+    pub fn calm(&self) {
+        if !self.0.calm.replace(true) {
+            self.trace("world", "liveness phase: faults stop");
+        }
+    }
+
+    pub(crate) fn record_alarm(&self, attempt: crate::alarm::AlarmAttempt) -> usize {
+        let mut a = self.0.alarms.borrow_mut();
+        a.push(attempt);
+        a.len() - 1
+    }
+
+    pub(crate) fn set_alarm_outcome(&self, index: usize, outcome: String) {
+        self.0.alarms.borrow_mut()[index].outcome = outcome;
     }
 
     /// The simulated time of the event being delivered.

@@ -25,6 +25,8 @@ pub(crate) struct CountedDelete {
 pub(crate) struct FlushBatch {
     pub no: u64,
     pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The alarm the batch sets or deletes, if it changes it.
+    pub alarm: Option<Option<u64>>,
 }
 
 #[derive(Default)]
@@ -39,6 +41,10 @@ pub(crate) struct KvStore {
     counted: Vec<std::rc::Rc<std::cell::RefCell<CountedDelete>>>,
     /// `transaction()`s running (their writes wait in the transaction's overlay).
     pub txn_depth: usize,
+    /// The alarm storage holds.
+    alarm: Option<u64>,
+    /// An alarm change waiting in a batch: (value, batch).
+    alarm_dirty: Option<(Option<u64>, u64)>,
 }
 
 /// What a write did to the batches.
@@ -136,6 +142,26 @@ impl KvStore {
         (cd, opened)
     }
 
+    /// The alarm as the object sees it (pending changes included).
+    pub fn alarm(&self) -> Option<u64> {
+        self.alarm_dirty.map_or(self.alarm, |(v, _)| v)
+    }
+
+    /// Sets (or deletes) the alarm in the open batch; returns a batch it opened.
+    pub fn set_alarm(&mut self, time: Option<u64>) -> Option<u64> {
+        let (no, opened) = match self.open {
+            Some(no) => (no, None),
+            None => {
+                let no = self.next_batch;
+                self.next_batch += 1;
+                self.open = Some(no);
+                (no, Some(no))
+            }
+        };
+        self.alarm_dirty = Some((time, no));
+        opened
+    }
+
     /// Whether a `transaction()` is running.
     pub fn in_transaction(&self) -> bool {
         self.txn_depth > 0
@@ -156,8 +182,9 @@ impl KvStore {
         let no = self.open.take()?;
         let writes: Vec<_> =
             self.cache.iter().filter(|(_, e)| e.dirty == Some(no)).map(|(k, e)| (k.clone(), e.value.clone())).collect();
-        let n = writes.len();
-        self.flushing = Some(FlushBatch { no, writes });
+        let alarm = self.alarm_dirty.filter(|(_, b)| *b == no).map(|(v, _)| v);
+        let n = writes.len() + usize::from(alarm.is_some());
+        self.flushing = Some(FlushBatch { no, writes, alarm });
         Some((no, n))
     }
 
@@ -172,6 +199,12 @@ impl KvStore {
             }
         }
         self.counted.retain(|cd| cd.borrow().batch != batch.no);
+        if let Some(a) = batch.alarm {
+            self.alarm = a;
+            if self.alarm_dirty.is_some_and(|(_, b)| b == batch.no) {
+                self.alarm_dirty = None;
+            }
+        }
         for (k, v) in &batch.writes {
             match v {
                 Some(v) => self.durable.insert(k.clone(), v.clone()),
@@ -201,6 +234,7 @@ impl KvStore {
             None
         };
         let lost = self.open.take();
+        self.alarm_dirty = None;
         self.cache.clear();
         self.reads.clear();
         self.counted.clear();

@@ -218,7 +218,7 @@ fn until(c: &Rc<ObjectCore>, ready: impl Fn(&ObjectCore) -> bool) -> impl Future
 
 /// The flush task of batch `no`: one turn for other writes to join, then (after any
 /// flush in flight and every earlier read) one atomic write to storage.
-fn spawn_flush(c: &Rc<ObjectCore>, no: u64) {
+pub(crate) fn spawn_flush(c: &Rc<ObjectCore>, no: u64) {
     let weak = Rc::downgrade(c);
     let inc = c.incarnation();
     let idle = until(c, |core| !kv(core, |s| s.flushing()));
@@ -269,18 +269,20 @@ fn spawn_flush(c: &Rc<ObjectCore>, no: u64) {
     });
 }
 
-/// Result of a completed flush, for `ObjectCore::flushed`.
-pub(crate) fn finish(core: &ObjectCore) -> Option<Vec<String>> {
-    kv(core, KvStore::finish_flush).map(|b| b.writes.iter().map(|(k, _)| super::sqlite::key_text(k)).collect())
+/// Result of a completed flush, for `ObjectCore::flushed`: the keys written and the alarm
+/// change it carried.
+pub(crate) fn finish(core: &ObjectCore) -> Option<(Vec<String>, Option<Option<u64>>)> {
+    kv(core, KvStore::finish_flush)
+        .map(|b| (b.writes.iter().map(|(k, _)| super::sqlite::key_text(k)).collect(), b.alarm))
 }
 
 /// What a crash does to the KV state: drop the cache and the open batch; a flush in
 /// flight lands or not, as drawn. Returns (lost batch, landed batch).
-pub(crate) fn crash(core: &ObjectCore) -> (Option<u64>, Option<u64>) {
+pub(crate) fn crash(core: &ObjectCore) -> (Option<u64>, Option<(u64, Option<Option<u64>>)>) {
     let in_flight = kv(core, |s| s.flushing());
     let land = in_flight && core.world.decide().chance(500);
     let (lost, landed) = kv(core, |s| s.crash(land));
-    (lost, landed.map(|b| b.no))
+    (lost, landed.map(|b| (b.no, b.alarm)))
 }
 
 /// Committed KV state.

@@ -4,6 +4,7 @@
 //! misses, `list` and counted deletes go to storage and hold the input gate). Every call
 //! takes effect when made and returns a [`StorageOp`] that may be awaited or dropped.
 
+mod alarm_api;
 mod kv;
 pub(crate) mod kv_ops;
 pub mod sql;
@@ -499,10 +500,17 @@ impl Storage {
             let backend = c.store.borrow().backend();
             let r = match backend {
                 // Always a confirmed write, whatever the options (do-semantics §4.6).
-                Backend::Sqlite => c.sqlite_write(true, |s| s.reset_database()).map(drop),
+                Backend::Sqlite => {
+                    let delete_alarm = c.world.config().delete_all_deletes_alarm;
+                    c.sqlite_write(true, |s| s.reset_database(delete_alarm)).map(drop)
+                }
                 Backend::Kv => {
                     kv_ops::delete_everything(c);
-                    Ok(())
+                    if c.world.config().delete_all_deletes_alarm {
+                        c.write_alarm(None, true)
+                    } else {
+                        Ok(())
+                    }
                 }
             };
             c.world.trace(&c.label, "delete_all");

@@ -16,6 +16,8 @@ pub(crate) enum Write {
     Delete(Vec<u8>),
     /// `delete_all()`: everything before it is gone.
     Clear,
+    /// The alarm set (or deleted, `None`).
+    Alarm(Option<u64>),
 }
 
 /// Writes of one transaction, in order.
@@ -37,8 +39,18 @@ impl Batch {
             .map(|w| match w {
                 Write::Put(k, _) | Write::Delete(k) => key_text(k),
                 Write::Clear => "(delete_all)".to_owned(),
+                Write::Alarm(Some(t)) => format!("(alarm {t}ms)"),
+                Write::Alarm(None) => "(alarm deleted)".to_owned(),
             })
             .collect()
+    }
+
+    /// The alarm this batch leaves behind, if it changes it.
+    pub fn alarm_change(&self) -> Option<Option<u64>> {
+        self.writes.iter().rev().find_map(|w| match w {
+            Write::Alarm(a) => Some(*a),
+            _ => None,
+        })
     }
 }
 
@@ -72,7 +84,10 @@ impl SqliteStore {
     /// A fresh database whose `random()` and `randomblob()` draw from `seed`.
     pub fn open(seed: u64) -> Result<SqliteStore> {
         let conn = Connection::open_in_memory()?;
-        conn.execute_batch("CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID;")?;
+        conn.execute_batch(
+            "CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID;
+             CREATE TABLE _cf_ALARM (id INTEGER PRIMARY KEY CHECK (id = 0), time INTEGER NOT NULL);",
+        )?;
         seed_random(&conn, seed)?;
         let guard = super::sql::SqlGuard::install(&conn)?;
         let mut store = SqliteStore {
@@ -205,12 +220,12 @@ impl SqliteStore {
 
     /// `deleteAll()`: the whole database is emptied (every SQL table, view, index and
     /// trigger, and the KV table) inside the current batch, so it is atomic.
-    pub fn reset_database(&mut self) -> Result<Option<u64>> {
+    pub fn reset_database(&mut self, delete_alarm: bool) -> Result<Option<u64>> {
         let new = self.begin()?;
         let objects: Vec<(String, String)> = {
             let mut st = self.conn.prepare(
-                "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name <> '_cf_KV' \
-                 AND type IN ('table', 'view') ORDER BY type DESC, name",
+                "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                 AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND type IN ('table', 'view') ORDER BY type DESC, name",
             )?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
@@ -222,8 +237,37 @@ impl SqliteStore {
         }
         self.conn.execute_batch("DELETE FROM _cf_KV")?;
         self.log(Write::Clear);
+        if delete_alarm {
+            self.write_alarm(None)?;
+        }
         self.touch_sql();
         Ok(new)
+    }
+
+    /// The alarm as this connection sees it (uncommitted writes included).
+    pub fn alarm(&self) -> Result<Option<u64>> {
+        let mut st = self.conn.prepare_cached("SELECT time FROM _cf_ALARM WHERE id = 0")?;
+        let t: Option<i64> = st.query_row([], |r| r.get(0)).optional()?;
+        Ok(t.map(|t| t as u64))
+    }
+
+    /// Sets (or deletes) the alarm inside the open batch.
+    pub fn set_alarm(&mut self, time: Option<u64>) -> Result<Option<u64>> {
+        let new = self.begin()?;
+        self.write_alarm(time)?;
+        Ok(new)
+    }
+
+    fn write_alarm(&mut self, time: Option<u64>) -> Result<()> {
+        match time {
+            Some(t) => {
+                self.conn.execute("INSERT OR REPLACE INTO _cf_ALARM (id, time) VALUES (0, ?1)", params![t as i64])?
+            }
+            None => self.conn.execute("DELETE FROM _cf_ALARM", [])?,
+        };
+        self.log(Write::Alarm(time));
+        self.touch_sql();
+        Ok(())
     }
 
     /// Opens an explicit transaction level (`transaction()`); the root level opens the
@@ -304,6 +348,7 @@ impl SqliteStore {
                     self.shadow.remove(k);
                 }
                 Write::Clear => self.shadow.clear(),
+                Write::Alarm(_) => {}
             }
         }
         if batch.sql_touched {

@@ -158,7 +158,7 @@ fn end_savepoint(core: &ObjectCore, commit: bool) -> Result<()> {
         Store::Kv(_) => None,
     };
     match ended {
-        Some((batch, true)) => core.batch_durable(batch.no, &batch.keys()),
+        Some((batch, true)) => core.batch_durable(batch.no, &batch.keys(), batch.alarm_change()),
         Some((_, false)) => {
             // The root rolled back: nothing of it will ever be durable, so nothing waits.
             let mut out = core.output.borrow_mut();
