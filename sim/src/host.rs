@@ -339,7 +339,7 @@ impl ObjectCore {
 
     /// Loses what is not durable: (batch lost, KV flush in flight that landed with the
     /// alarm change it carried).
-    fn drop_unflushed(&self) -> (Option<u64>, Option<(u64, Option<Option<u64>>)>) {
+    fn drop_unflushed(&self) -> kv_ops::CrashEffect {
         let backend = self.store.borrow().backend();
         match backend {
             Backend::Sqlite => {

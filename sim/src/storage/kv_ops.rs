@@ -278,7 +278,11 @@ pub(crate) fn finish(core: &ObjectCore) -> Option<(Vec<String>, Option<Option<u6
 
 /// What a crash does to the KV state: drop the cache and the open batch; a flush in
 /// flight lands or not, as drawn. Returns (lost batch, landed batch).
-pub(crate) fn crash(core: &ObjectCore) -> (Option<u64>, Option<(u64, Option<Option<u64>>)>) {
+/// What a crash left: the batch lost, and a flush in flight that landed (with the alarm
+/// change it carried).
+pub(crate) type CrashEffect = (Option<u64>, Option<(u64, Option<Option<u64>>)>);
+
+pub(crate) fn crash(core: &ObjectCore) -> CrashEffect {
     let in_flight = kv(core, |s| s.flushing());
     let land = in_flight && core.world.decide().chance(500);
     let (lost, landed) = kv(core, |s| s.crash(land));
