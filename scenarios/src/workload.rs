@@ -136,13 +136,16 @@ pub fn drive<O: DurableObject>(
     let world = world.clone();
     Box::pin(async move {
         let ns = world.namespace_with::<O>(binding, backend);
-        let stub = ns.get(&ns.id_from_name(id_name));
+        let id = ns.id_from_name(id_name);
         let mut tasks = Vec::new();
         for (c, calls) in workload.clients.into_iter().enumerate() {
-            let (w, stub, client) = (world.clone(), stub.clone(), world.client(c));
+            let (w, ns, id, client) = (world.clone(), ns.clone(), id.clone(), world.client(c));
             tasks.push(world.spawn(async move {
                 for call in calls {
                     w.sleep(Duration::from_millis(call.think_ms)).await;
+                    // A stub per call, as Cloudflare advises: a stub that saw its object
+                    // reset stays broken.
+                    let stub = ns.get(&id);
                     // Requests were validated before the run; one that does not decode is skipped.
                     if let Ok(request) = serde_json::from_value::<O::Request>(call.request) {
                         let _ = client.call(&stub, request).await;

@@ -137,6 +137,7 @@ async fn run(core: Rc<ObjectCore>, t: u64) {
         Err(e) if core.incarnation() != incarnation => {
             // Not the handler's fault: retried without counting (do-semantics §6.4).
             world.set_alarm_outcome(attempt, format!("reset: {}", e.message));
+            world.sometimes("alarm retried after a reset");
             retry_later(&core, t);
         }
         Err(e) => {
@@ -147,8 +148,10 @@ async fn run(core: Rc<ObjectCore>, t: u64) {
                 st.retry_count
             };
             if n > MAX_RETRIES {
+                world.sometimes("alarm abandoned");
                 abandon(&core, t);
             } else {
+                world.sometimes("alarm retried after a failure");
                 retry_later(&core, t);
             }
         }

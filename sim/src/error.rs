@@ -77,6 +77,11 @@ impl Error {
         Error { durable_object_reset: true, ..Error::new(ErrorKind::Reset, message) }
     }
 
+    /// The connection to the object was lost: the call may or may not have run.
+    pub fn network_lost() -> Self {
+        Error { retryable: true, ..Error::new(ErrorKind::Network, "Network connection lost.") }
+    }
+
     /// The object's code panicked.
     pub fn panic(message: impl Into<String>) -> Self {
         Error { durable_object_reset: true, ..Error::new(ErrorKind::Panic, message) }

@@ -77,6 +77,16 @@ pub struct FaultPlan {
     pub flush_hard_failure: u32,
     /// Chance that a commit (SQLite back-end) fails: the object resets.
     pub commit_failure: u32,
+    /// Chance that a call is refused before it reaches the object (the caller sees the
+    /// connection lost and cannot tell it never ran).
+    #[serde(default)]
+    pub call_refused: u32,
+    /// Chance that the target object is reset while a call runs.
+    #[serde(default)]
+    pub call_reset: u32,
+    /// Chance that a call runs but its reply is lost (connection lost, `retryable`).
+    #[serde(default)]
+    pub reply_lost: u32,
 }
 
 impl FaultPlan {
@@ -90,6 +100,9 @@ impl FaultPlan {
         flush_transient_failure: 0,
         flush_hard_failure: 0,
         commit_failure: 0,
+        call_refused: 0,
+        call_reset: 0,
+        reply_lost: 0,
     };
 
     /// Draws a plan for `seed`, swarm style: each fault is on for about half the seeds,
@@ -114,6 +127,9 @@ impl FaultPlan {
         let flush_transient_failure = rate(&mut d);
         let flush_hard_failure = rare(&mut d);
         let commit_failure = rare(&mut d);
+        let call_refused = rare(&mut d);
+        let call_reset = rare(&mut d);
+        let reply_lost = rare(&mut d);
         // One seed in ten runs clean: a fault-free run is a plan worth exploring too.
         if d.chance(100) {
             return FaultPlan::NONE;
@@ -127,6 +143,9 @@ impl FaultPlan {
             flush_transient_failure,
             flush_hard_failure,
             commit_failure,
+            call_refused,
+            call_reset,
+            reply_lost,
         }
     }
 
@@ -151,6 +170,9 @@ impl fmt::Display for FaultPlan {
             ("flush-transient", self.flush_transient_failure),
             ("flush-hard", self.flush_hard_failure),
             ("commit-failure", self.commit_failure),
+            ("call-refused", self.call_refused),
+            ("call-reset", self.call_reset),
+            ("reply-lost", self.reply_lost),
         ];
         for (name, rate) in storage.iter().filter(|(_, r)| *r > 0) {
             write!(f, " {name}={rate}‰")?;

@@ -46,8 +46,13 @@ pub(crate) struct ObjectCore {
     pub(crate) alarm: RefCell<crate::alarm::AlarmState>,
     /// Runs the class's `alarm()` handler (set by the namespace).
     pub(crate) alarm_driver: RefCell<Option<crate::alarm::AlarmDriver>>,
+    /// Bumped whenever the object goes idle, so only the latest idle timer can evict it.
+    idle_epoch: Cell<u64>,
     me: std::rc::Weak<ObjectCore>,
 }
+
+/// An object with nothing in flight is hibernated after this long (do-semantics §7).
+const IDLE_EVICTION: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ObjectCore {
     pub(crate) fn new(world: &World, label: String, backend: Backend) -> Result<Rc<ObjectCore>> {
@@ -73,6 +78,7 @@ impl ObjectCore {
             reset_error: RefCell::new(Error::reset("Durable Object reset.")),
             alarm: RefCell::default(),
             alarm_driver: RefCell::new(None),
+            idle_epoch: Cell::new(0),
             me: me.clone(),
         });
         world.0.objects.borrow_mut().push(core.clone());
@@ -103,6 +109,39 @@ impl ObjectCore {
     pub(crate) fn forget(&self, strand: StrandId) {
         self.live.borrow_mut().remove(&strand);
         self.gate.borrow_mut().forget(strand);
+        if self.live.borrow().is_empty() {
+            self.arm_idle_timer();
+        }
+    }
+
+    /// The object has nothing running: hibernate it if it stays so for 10 s.
+    fn arm_idle_timer(&self) {
+        if self.instance.borrow().is_none() {
+            return;
+        }
+        let epoch = self.idle_epoch.get() + 1;
+        self.idle_epoch.set(epoch);
+        let weak = self.me.clone();
+        let sleep = self.world.sleep(IDLE_EVICTION);
+        madsim::task::spawn_local(async move {
+            sleep.await;
+            if let Some(core) = weak.upgrade().filter(|c| c.idle_epoch.get() == epoch) {
+                core.hibernate_if_idle();
+            }
+        });
+    }
+
+    /// Hibernation: the instance and its memory go; storage, the alarm and the id stay.
+    /// The next event constructs a fresh instance.
+    fn hibernate_if_idle(&self) {
+        let busy = !self.live.borrow().is_empty() || self.has_open_batch() || self.alarm.borrow().running.is_some();
+        if busy || self.instance.borrow().is_none() {
+            return;
+        }
+        self.world.trace(&self.label, "hibernated after 10 s idle: instance dropped, storage kept");
+        self.world.sometimes("object hibernated after 10 s idle");
+        let instance = self.instance.borrow_mut().take();
+        drop(instance);
     }
 
     /// Runs a write against the SQLite database; a write that opens a batch schedules its
@@ -416,6 +455,11 @@ impl ObjectCore {
         };
         let rows = shadow.unwrap_or_else(|| kv_ops::durable(self));
         rows.iter().map(|(k, v)| (key_text(k), decode_json(v))).collect()
+    }
+
+    /// Whether some strand of the current instance is still in flight.
+    pub(crate) fn has_live_strands(&self) -> bool {
+        !self.live.borrow().is_empty()
     }
 
     /// Whether a batch is still waiting for its commit.

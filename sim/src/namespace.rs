@@ -115,7 +115,7 @@ impl<O: DurableObject> Namespace<O> {
 
     /// `get(id)`: a stub. Creating it does not construct the object.
     pub fn get(&self, id: &ObjectId) -> Stub<O> {
-        Stub { ns: self.clone(), id: id.clone() }
+        Stub { ns: self.clone(), id: id.clone(), broken: Rc::default() }
     }
 
     fn host(&self, id: &ObjectId) -> Result<Rc<ObjectCore>> {
@@ -139,11 +139,14 @@ impl<O: DurableObject> Namespace<O> {
 pub struct Stub<O> {
     ns: Namespace<O>,
     id: ObjectId,
+    /// Set once a call through this stub saw its target reset: the stub stays broken,
+    /// and a new stub (`namespace.get(id)`) reaches the fresh instance (§2.4).
+    broken: Rc<RefCell<Option<Error>>>,
 }
 
 impl<O> Clone for Stub<O> {
     fn clone(&self) -> Self {
-        Stub { ns: self.ns.clone(), id: self.id.clone() }
+        Stub { ns: self.ns.clone(), id: self.id.clone(), broken: self.broken.clone() }
     }
 }
 
@@ -168,13 +171,51 @@ impl<O: DurableObject> Stub<O> {
     }
 
     pub(crate) async fn call_as(&self, request: O::Request, what: String) -> Result<O::Response> {
+        if let Some(e) = self.broken.borrow().clone() {
+            return Err(e);
+        }
         let world = self.ns.inner.world.clone();
         let core = self.ns.host(&self.id)?;
+        // From inside an object, an outgoing call waits for the caller's output gate: it
+        // leaves only once the writes made before it are durable (§2.3).
+        if let Some(caller) = crate::strand::current_object() {
+            let needed = caller.output.borrow().last_written;
+            caller.wait_durable(caller.incarnation(), needed).await?;
+        }
+        let plan = world.fault_plan();
+        let (refused, reset, lost) = {
+            let mut d = world.decide();
+            (d.chance(plan.call_refused), d.chance(plan.call_reset), d.chance(plan.reply_lost))
+        };
         let there = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
         world.sleep(Duration::from_millis(there)).await;
-        let result = deliver::<O>(&core, &self.id, request, what).await;
+        if refused {
+            world.trace(&core.label, format!("{what} refused before delivery (injected)"));
+            return Err(Error::network_lost());
+        }
+        if reset {
+            let delay = world.decide().between(0, 2);
+            let (target, w) = (Rc::downgrade(&core), world.clone());
+            world.spawn(async move {
+                w.sleep(Duration::from_millis(delay)).await;
+                if let Some(t) = target.upgrade() {
+                    t.crash("injected: reset while a call ran");
+                }
+            });
+        }
+        let result = deliver::<O>(&core, &self.id, request, what.clone()).await;
         let back = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
         world.sleep(Duration::from_millis(back)).await;
+        if lost {
+            world.trace(&core.label, format!("the reply to {what} was lost (injected)"));
+            world.sometimes("reply lost after the call ran");
+            return Err(Error::network_lost());
+        }
+        if let Err(e) = &result {
+            if e.durable_object_reset {
+                *self.broken.borrow_mut() = Some(e.clone());
+            }
+        }
         result
     }
 }

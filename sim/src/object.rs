@@ -80,6 +80,41 @@ impl State {
         self.world.sleep(d)
     }
 
+    /// `ctx.waitUntil(promise)`: work that goes on after the handler returned. It runs as
+    /// a strand of the object (through the input gate), keeps the object from hibernating,
+    /// and dies with the instance in a crash.
+    pub fn wait_until<F>(&self, work: F)
+    where
+        F: Future<Output = Result<()>> + 'static,
+    {
+        let Some(core) = self.core.upgrade() else { return };
+        let id = self.world.next_strand();
+        let strand = crate::strand::Strand::new(core.clone(), id, "wait_until".into(), Box::pin(work));
+        let weak = Rc::downgrade(&core);
+        madsim::task::spawn_local(async move {
+            if let Err(e) = strand.await {
+                if let Some(core) = weak.upgrade() {
+                    core.world.trace(&core.label, format!("s{id} (wait_until) ended with an error: {}", e.message));
+                }
+            }
+        });
+    }
+
+    /// `ctx.abort(reason)`: resets the object at once; every call in flight fails with
+    /// `durable_object_reset`, and nothing not yet durable survives. Return the error it
+    /// gives from the handler (`return Err(state.abort(None))`): in JavaScript `abort()`
+    /// throws, and code after it never runs.
+    pub fn abort(&self, reason: Option<&str>) -> crate::error::Error {
+        let message = reason.unwrap_or("Application called abort() to reset Durable Object.");
+        let error = crate::error::Error::reset(message);
+        if let Some(core) = self.core.upgrade() {
+            if core.incarnation() == self.storage.incarnation() {
+                core.reset("abort() called", error.clone());
+            }
+        }
+        error
+    }
+
     /// `ctx.blockConcurrencyWhile(callback)`: starts `body` at once as a critical
     /// section. Until it settles no other event enters; if it fails, the object resets.
     /// Awaiting the result is optional (a constructor usually does not).

@@ -64,6 +64,11 @@ pub const SOMETIMES: &[&str] = &[
     "object reset by a failed write",
     "transaction rolled back",
     "instance rebuilt after a crash",
+    "object hibernated after 10 s idle",
+    "alarm retried after a failure",
+    "alarm retried after a reset",
+    "alarm abandoned",
+    "reply lost after the call ran",
 ];
 
 /// Everything a run produced.

@@ -133,11 +133,12 @@ async fn settle(world: &World) {
     loop {
         let objects = world.0.objects.borrow().clone();
         let busy = objects.iter().any(|o| o.has_open_batch());
+        let working = objects.iter().any(|o| o.has_live_strands());
         let owed: Vec<String> = objects
             .iter()
             .filter_map(|o| crate::alarm::owes(o, deadline).map(|why| format!("{}: {why}", o.label)))
             .collect();
-        if !busy && owed.is_empty() {
+        if !busy && !working && owed.is_empty() {
             return;
         }
         let now = world.now().as_millis();
@@ -146,6 +147,9 @@ async fn settle(world: &World) {
             if busy {
                 world.violation("liveness", format!("batches still uncommitted {budget} ms after the workload ended"));
             }
+            for o in objects.iter().filter(|o| o.has_live_strands()) {
+                world.violation("liveness", format!("{}: work still running {budget} ms after the workload ended", o.label));
+            }
             for why in owed {
                 world.violation("alarms", format!("{why} within {budget} ms after the workload ended"));
             }
@@ -153,7 +157,11 @@ async fn settle(world: &World) {
         }
         // Wake at the next alarm time or in a second, whichever is sooner.
         let next = objects.iter().filter_map(|o| o.alarm.borrow().persisted).filter(|t| *t > now).min();
-        let step = if busy { 1 } else { next.map_or(1000, |t| (t - now).clamp(1, 1000)) };
+        let step = match (busy, working) {
+            (true, _) => 1,
+            (false, true) => next.map_or(100, |t| (t - now).clamp(1, 100)),
+            (false, false) => next.map_or(1000, |t| (t - now).clamp(1, 1000)),
+        };
         world.sleep(Duration::from_millis(step.min(deadline - now))).await;
     }
 }

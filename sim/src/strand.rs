@@ -17,11 +17,17 @@ use std::task::{Context, Poll, Waker};
 
 thread_local! {
     static CURRENT: Cell<Option<StrandId>> = const { Cell::new(None) };
+    static CURRENT_OBJECT: RefCell<Option<std::rc::Weak<ObjectCore>>> = const { RefCell::new(None) };
 }
 
 /// The strand whose turn is running, if any.
 pub(crate) fn current_strand() -> Option<StrandId> {
     CURRENT.with(Cell::get)
+}
+
+/// The object whose code is running, if any (outgoing calls wait for its output gate).
+pub(crate) fn current_object() -> Option<Rc<ObjectCore>> {
+    CURRENT_OBJECT.with(|c| c.borrow().as_ref().and_then(std::rc::Weak::upgrade))
 }
 
 type Body<T> = Pin<Box<dyn Future<Output = Result<T>>>>;
@@ -107,8 +113,10 @@ impl<T> Future for Strand<T> {
         this.core.world.stats().turns += 1;
         let body = this.body.as_mut().expect("checked above");
         let previous = CURRENT.with(|c| c.replace(Some(this.id)));
+        let previous_object = CURRENT_OBJECT.with(|c| c.replace(Some(Rc::downgrade(&this.core))));
         let polled = catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx)));
         CURRENT.with(|c| c.set(previous));
+        CURRENT_OBJECT.with(|c| *c.borrow_mut() = previous_object);
         match polled {
             Err(payload) => {
                 let msg = panic_text(payload.as_ref());

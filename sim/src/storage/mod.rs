@@ -296,6 +296,11 @@ impl Storage {
         Storage { core: Rc::downgrade(core), incarnation: core.incarnation() }
     }
 
+    /// The incarnation this handle belongs to.
+    pub(crate) fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
     /// The live core, if this instance is still the object's current one.
     pub(crate) fn core(&self) -> Result<Rc<ObjectCore>> {
         let core = self.core.upgrade().ok_or_else(Error::stale_storage)?;
