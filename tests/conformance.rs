@@ -14,9 +14,10 @@
 //! is fixed. Where dosim differs on purpose (a documented simplification) the test asserts
 //! dosim's behaviour and says why in a comment.
 //!
-//! Covered (42 cases): T01–T06 (gates; T01–T04 on `dosim::sim::gate::InputGate`, T04 and
-//! T05–T06 also through objects), T08–T29 and T33–T35 (KV back-end), T44, T48, T50–T54,
-//! T58, T63 (KV half) (SQLite back-end), T68, T69, T73 (end to end).
+//! Covered (43 cases): T01–T06 (gates: T01–T04 on `dosim::sim::gate::InputGate`, T03's
+//! sibling sections and T04 also through objects, T05–T06 through held replies), T08–T29
+//! and T33–T35 (KV back-end), T44, T48, T50–T54, T58 and T63's KV half (SQLite back-end),
+//! T68, T69, T73 (end to end).
 //!
 //! Not covered yet, and why:
 //! - T07: nothing in dosim cancels a commit (a crash is not a cancellation).

@@ -267,5 +267,5 @@ fn t06_output_gate_failure_rejects_only_later_waiters() {
         assert!(e.durable_object_reset, "seed {seed}: {e:?}");
         assert_eq!(durable(&r), json!({"a": 1}));
     }
-    assert!(seen > 0, "no seed had batch #1 land and batch #2 fail");
+    assert!(seen >= 3, "no seed had batch #1 land and batch #2 fail");
 }

@@ -345,7 +345,7 @@ fn t16a_kv_flush_retry_delete_counts() {
         assert_eq!((num(&v["p1_at"]), num(&v["p2_at"])), (landed, landed), "seed {seed}\n{}", r.trace_text());
         assert_eq!(durable(&r), json!({"b": "again", "x": 1, "y": 1}));
     }
-    assert!(seen > 0, "no seed retried the flush of batch #2");
+    assert!(seen >= 3, "no seed retried the flush of batch #2");
 }
 
 #[test]
@@ -365,7 +365,7 @@ fn t16b_kv_flush_retry_takes_the_current_dirty_set() {
         assert_eq!(commit_line(&r, 2).as_deref(), Some("commit batch #2 (6 writes: a, b, c, x, … 2 more)"));
         assert_eq!(r.stats.commits, 2, "seed {seed}\n{}", r.trace_text());
     }
-    assert!(seen > 0, "no seed retried the flush of batch #2");
+    assert!(seen >= 3, "no seed retried the flush of batch #2");
 }
 
 #[test]
@@ -452,7 +452,7 @@ fn t20_kv_flush_hard_failure() {
         assert_eq!(value(&r, "read"), &json!({}), "seed {seed}");
         assert_eq!(durable(&r), json!({}), "seed {seed}");
     }
-    assert!(seen > 0, "no seed failed the first flush");
+    assert!(seen >= 3, "no seed failed the first flush");
 }
 
 #[test]
