@@ -3,8 +3,8 @@
 //! output gate, lost replies, and `wait_until` work that dies with the instance.
 
 use dosim::sim::{
-    async_trait, run, AlarmInfo, DurableObject, Env, ErrorKind, FaultPlan, FaultPolicy, Namespace, Result,
-    SimConfig, State, World,
+    async_trait, run, AlarmInfo, DurableObject, Env, ErrorKind, FaultPlan, FaultPolicy, Namespace, Result, SimConfig,
+    State, World,
 };
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;

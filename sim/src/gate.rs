@@ -77,8 +77,8 @@ impl InputGate {
         if let Some(h) = self.hand_back {
             return (h != strand).then_some(Blocker::HandBack(h));
         }
-        if let Some(cs) = self.sections.last() {
-            return (cs.strand != strand).then_some(Blocker::CriticalSection(cs.strand));
+        if let Some(cs) = self.active_section() {
+            return (cs != strand).then_some(Blocker::CriticalSection(cs));
         }
         if let Some((other, _)) = self.holds.iter().find(|(s, _)| *s != strand) {
             return Some(Blocker::Storage(*other));
@@ -138,6 +138,19 @@ impl InputGate {
         }
         self.sections.retain(|c| c.strand != strand);
         self.wake_next();
+    }
+
+    /// The section whose work may run: start at the earliest-opened outermost section and
+    /// descend into the earliest-opened section nested in it, and so on. So nested
+    /// sections run before their parent resumes, and sections opened by the same caller
+    /// run one after another, in the order opened (T03).
+    fn active_section(&self) -> Option<StrandId> {
+        let is_section = |s: StrandId| self.sections.iter().any(|c| c.strand == s);
+        let mut current = self.sections.iter().find(|c| c.parent.is_none_or(|p| !is_section(p)))?;
+        while let Some(child) = self.sections.iter().find(|c| c.parent == Some(current.strand)) {
+            current = child;
+        }
+        Some(current.strand)
     }
 
     /// Opens a critical section run by `strand`, called from `parent`; `false` when the

@@ -48,6 +48,8 @@ pub(crate) struct ObjectCore {
     pub(crate) alarm_driver: RefCell<Option<crate::alarm::AlarmDriver>>,
     /// Bumped whenever the object goes idle, so only the latest idle timer can evict it.
     idle_epoch: Cell<u64>,
+    /// The incarnation a failed write broke, and its error.
+    broken_by: RefCell<Option<(u64, Error)>>,
     me: std::rc::Weak<ObjectCore>,
 }
 
@@ -79,6 +81,7 @@ impl ObjectCore {
             alarm: RefCell::default(),
             alarm_driver: RefCell::new(None),
             idle_epoch: Cell::new(0),
+            broken_by: RefCell::new(None),
             me: me.clone(),
         });
         world.0.objects.borrow_mut().push(core.clone());
@@ -231,10 +234,7 @@ impl ObjectCore {
             if core.world.decide().chance(plan.commit_failure) {
                 // A commit that fails breaks the output gate: the object resets (§2.4).
                 core.world.sometimes("object reset by a failed write");
-                core.reset(
-                    &format!("injected: commit of batch #{batch} failed"),
-                    Error::reset("Internal error in Durable Object storage write caused object to be reset."),
-                );
+                core.fail_write(&format!("injected: commit of batch #{batch} failed"));
                 return;
             }
             core.commit_open();
@@ -285,8 +285,8 @@ impl ObjectCore {
                     Store::Sqlite(_) => unreachable!(),
                 };
                 self.note_write(confirmed);
-                if let (Some(no), Some(me)) = (opened, self.me.upgrade()) {
-                    kv_ops::spawn_flush(&me, no);
+                if let (Some(_), Some(me)) = (opened, self.me.upgrade()) {
+                    kv_ops::spawn_flush(&me);
                 }
                 Ok(())
             }
@@ -331,6 +331,27 @@ impl ObjectCore {
     /// rolled back, and everyone waiting on this incarnation is woken to fail.
     pub(crate) fn crash(&self, reason: &str) {
         self.reset(reason, Error::reset(format!("Durable Object reset: {reason} (simulated crash).")));
+    }
+
+    /// A write failed for good: the output gate breaks and the object resets. Callers,
+    /// and the old instance's later storage calls, get workerd's internal-error text with
+    /// a reference id (drawn from the run's stream, so it replays).
+    pub(crate) fn fail_write(&self, reason: &str) {
+        let reference = self.world.decide().bits() & 0xffff_ffff;
+        let error = Error::reset(format!(
+            "Internal error in Durable Object storage write caused object to be reset; reference = {reference:08x}"
+        ));
+        *self.broken_by.borrow_mut() = Some((self.incarnation(), error.clone()));
+        self.reset(reason, error);
+    }
+
+    /// The error a storage call of incarnation `incarnation` gets once that incarnation is
+    /// gone: the failed write's own error if one broke it, else "no longer accessible".
+    pub(crate) fn stale_error(&self, incarnation: u64) -> Error {
+        match &*self.broken_by.borrow() {
+            Some((inc, e)) if *inc == incarnation => e.clone(),
+            _ => Error::stale_storage(),
+        }
     }
 
     /// Resets the object with the error its callers will see.

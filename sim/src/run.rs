@@ -148,7 +148,10 @@ async fn settle(world: &World) {
                 world.violation("liveness", format!("batches still uncommitted {budget} ms after the workload ended"));
             }
             for o in objects.iter().filter(|o| o.has_live_strands()) {
-                world.violation("liveness", format!("{}: work still running {budget} ms after the workload ended", o.label));
+                world.violation(
+                    "liveness",
+                    format!("{}: work still running {budget} ms after the workload ended", o.label),
+                );
             }
             for why in owed {
                 world.violation("alarms", format!("{why} within {budget} ms after the workload ended"));

@@ -140,8 +140,6 @@ fn def_siblings(lab: &Lab) {
 }
 
 #[test]
-#[ignore = "dosim differs: two critical sections opened by one caller run last-opened first; workerd runs the \
-            first to completion before the second starts"]
 fn t03b_sibling_critical_sections_run_in_the_order_opened() {
     for seed in 0..5 {
         let r = run_lab(quiet(seed), Backend::Sqlite, |lab| async move {

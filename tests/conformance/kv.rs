@@ -349,9 +349,6 @@ fn t16a_kv_flush_retry_delete_counts() {
 }
 
 #[test]
-#[ignore = "dosim differs: a flush retried after a transient failure resends the batch it started with, and writes \
-            made during the failed attempt wait for a later batch; workerd retries with the current dirty set, so \
-            they land in the retried commit"]
 fn t16b_kv_flush_retry_takes_the_current_dirty_set() {
     let mut seen = 0;
     for seed in 0..40 {
@@ -484,8 +481,6 @@ fn t21_kv_flush_hard_failure_with_output_gate_bypass() {
 }
 
 #[test]
-#[ignore = "dosim differs: a hard flush failure fails callers with \"Internal error in Durable Object storage write \
-            caused object to be reset.\"; workerd's message ends \"...to be reset; reference = <id>\""]
 fn t22_kv_flush_hard_failure_includes_internal_error_reference() {
     let plan = FaultPlan { flush_hard_failure: 1000, ..FaultPlan::NONE };
     let r = run_lab(with_plan(1, plan), Backend::Kv, |lab| async move {
@@ -823,9 +818,6 @@ fn t33b_kv_sync_waits_for_the_pending_flush() {
 }
 
 #[test]
-#[ignore = "dosim differs: sync() decides which writes to wait for when first polled, not when called, so a write \
-            made between the call and the await is waited for too; workerd's promise covers only writes made before \
-            the call"]
 fn t33c_kv_sync_does_not_wait_for_later_writes() {
     let r = run_lab(with_plan(13, SLOW), Backend::Kv, |lab| async move {
         lab.def("t33c", |st| async move {

@@ -90,9 +90,11 @@ impl Lab {
         PROGRAMS.with(|m| m.borrow_mut().insert(name.to_owned(), p));
     }
 
-    /// Client `client` runs `program` on the lab's object.
+    /// Client `client` runs `program` on the lab's object, through a new stub each time
+    /// (as Cloudflare advises: a stub that saw its object reset stays broken).
     pub async fn call(&self, client: usize, program: &str) -> Result<Value> {
-        self.world.client(client).call(&self.stub, program.to_owned()).await
+        let stub = self.stub_named("p");
+        self.world.client(client).call(&stub, program.to_owned()).await
     }
 
     /// Client `client` runs `program` on `stub`.

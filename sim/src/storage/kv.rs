@@ -219,6 +219,39 @@ impl KvStore {
         Some(batch)
     }
 
+    /// A flush attempt failed transiently: the retry writes the *current* dirty set, so
+    /// the batch collecting writes meanwhile is folded into the one in flight (do-semantics
+    /// T16). Returns the number of the batch folded in.
+    pub fn refresh_flush(&mut self) -> Option<u64> {
+        let target = self.flushing.as_ref()?.no;
+        let absorbed = self.open.take()?;
+        for e in self.cache.values_mut() {
+            if e.dirty == Some(absorbed) {
+                e.dirty = Some(target);
+            }
+        }
+        if let Some((_, b)) = self.alarm_dirty.as_mut() {
+            if *b == absorbed {
+                *b = target;
+            }
+        }
+        for cd in &self.counted {
+            let mut cd = cd.borrow_mut();
+            if cd.batch == absorbed {
+                cd.batch = target;
+            }
+        }
+        let writes =
+            self.cache.iter().filter(|(_, e)| e.dirty == Some(target)).map(|(k, e)| (k.clone(), e.value.clone()));
+        let writes = writes.collect();
+        let alarm = self.alarm_dirty.filter(|(_, b)| *b == target).map(|(v, _)| v);
+        if let Some(f) = self.flushing.as_mut() {
+            f.writes = writes;
+            f.alarm = alarm;
+        }
+        Some(absorbed)
+    }
+
     /// The flush failed for good: nothing of it reaches storage.
     pub fn abandon_flush(&mut self) -> Option<FlushBatch> {
         self.flushing.take()

@@ -305,7 +305,7 @@ impl Storage {
     pub(crate) fn core(&self) -> Result<Rc<ObjectCore>> {
         let core = self.core.upgrade().ok_or_else(Error::stale_storage)?;
         if core.incarnation() != self.incarnation {
-            return Err(Error::stale_storage());
+            return Err(core.stale_error(self.incarnation));
         }
         core.world.stats().storage_ops += 1;
         Ok(core)
@@ -527,11 +527,14 @@ impl Storage {
     /// storage wait: other events may run meanwhile, even when nothing is pending
     /// (observed on workerd, do-semantics "Correction").
     pub fn sync(&self) -> impl Future<Output = Result<()>> + 'static {
-        let core = self.core();
-        async move {
-            let core = core?;
+        // What to wait for is decided now, at the call: later writes are not waited for.
+        let target = self.core().map(|core| {
             let needed = core.output.borrow().last_any;
             let inc = core.incarnation();
+            (core, needed, inc)
+        });
+        async move {
+            let (core, needed, inc) = target?;
             crate::time::yield_now().await;
             core.wait_durable(inc, needed).await
         }
