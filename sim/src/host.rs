@@ -478,6 +478,19 @@ impl ObjectCore {
         rows.iter().map(|(k, v)| (key_text(k), decode_json(v))).collect()
     }
 
+    /// Committed SQL tables (at the end of a run, when no batch is open).
+    pub(crate) fn durable_tables(&self) -> BTreeMap<String, Vec<serde_json::Value>> {
+        match &*self.store.borrow() {
+            Store::Sqlite(s) if s.open_batch().is_none() => s.dump_tables().unwrap_or_default(),
+            _ => BTreeMap::new(),
+        }
+    }
+
+    /// The committed alarm, as the scheduler follows it.
+    pub(crate) fn persisted_alarm(&self) -> Option<u64> {
+        self.alarm.borrow().persisted
+    }
+
     /// Whether some strand of the current instance is still in flight.
     pub(crate) fn has_live_strands(&self) -> bool {
         !self.live.borrow().is_empty()

@@ -88,6 +88,11 @@ pub struct RunReport {
     pub violations: Vec<Violation>,
     /// Committed key-value state of every object, by label.
     pub durable: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Committed SQL tables of every object that has any, by label, then table: rows as
+    /// JSON objects.
+    pub tables: BTreeMap<String, BTreeMap<String, Vec<serde_json::Value>>>,
+    /// The alarm each object still has set at the end, by label.
+    pub alarms_set: BTreeMap<String, u64>,
     /// Counters.
     pub stats: Stats,
     /// Every alarm attempt, in order.

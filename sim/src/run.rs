@@ -43,6 +43,8 @@ where
             trace_hash: String::new(),
             violations: Vec::new(),
             durable: Default::default(),
+            tables: Default::default(),
+            alarms_set: Default::default(),
             stats: Default::default(),
             alarms: Vec::new(),
             sim_time: SimTime(0),
@@ -175,6 +177,12 @@ fn finish(world: &World) -> RunReport {
         o.check_coalescing("at the end of the run");
     }
     let durable = objects.iter().map(|o| (o.label.clone(), o.durable_kv())).collect();
+    let tables = objects
+        .iter()
+        .map(|o| (o.label.clone(), o.durable_tables()))
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    let alarms_set = objects.iter().filter_map(|o| o.persisted_alarm().map(|t| (o.label.clone(), t))).collect();
     let trace = std::mem::take(&mut *world.0.trace.borrow_mut());
     let (_, trace_hash) = render_trace(&trace);
     RunReport {
@@ -185,6 +193,8 @@ fn finish(world: &World) -> RunReport {
         trace_hash,
         violations: std::mem::take(&mut *world.0.violations.borrow_mut()),
         durable,
+        tables,
+        alarms_set,
         stats: world.stats().clone(),
         alarms: std::mem::take(&mut *world.0.alarms.borrow_mut()),
         sim_time: world.now(),

@@ -388,6 +388,43 @@ impl SqliteStore {
         self.sql_digest
     }
 
+    /// Every user table (not the runtime's `_cf_` ones) with its rows as JSON objects, in
+    /// rowid order: the SQL half of the durable state a scenario judges.
+    pub fn dump_tables(&self) -> Result<BTreeMap<String, Vec<serde_json::Value>>> {
+        let names: Vec<String> = {
+            let mut st = self.conn.prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                 AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name",
+            )?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = BTreeMap::new();
+        for name in names {
+            let quoted = name.replace('"', "\"\"");
+            let mut st = self.conn.prepare(&format!("SELECT * FROM \"{quoted}\""))?;
+            let columns: Vec<String> = st.column_names().iter().map(|c| (*c).to_owned()).collect();
+            let mut rows = st.query([])?;
+            let mut list = Vec::new();
+            while let Some(row) = rows.next()? {
+                let mut obj = serde_json::Map::new();
+                for (i, c) in columns.iter().enumerate() {
+                    let v = match row.get::<_, rusqlite::types::Value>(i)? {
+                        rusqlite::types::Value::Null => serde_json::Value::Null,
+                        rusqlite::types::Value::Integer(n) => n.into(),
+                        rusqlite::types::Value::Real(x) => x.into(),
+                        rusqlite::types::Value::Text(t) => t.into(),
+                        rusqlite::types::Value::Blob(b) => b.into(),
+                    };
+                    obj.insert(c.clone(), v);
+                }
+                list.push(serde_json::Value::Object(obj));
+            }
+            out.insert(name, list);
+        }
+        Ok(out)
+    }
+
     /// Digest of every SQL table's schema and rows, as SQLite has them now.
     pub fn digest_sql_tables(&self) -> Result<u64> {
         let mut h = Fnv64::default();
