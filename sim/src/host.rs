@@ -50,6 +50,10 @@ pub(crate) struct ObjectCore {
     idle_epoch: Cell<u64>,
     /// The incarnation a failed write broke, and its error.
     broken_by: RefCell<Option<(u64, Error)>>,
+    /// Open WebSocket connections (kept by the runtime: they survive hibernation).
+    pub(crate) sockets: RefCell<crate::socket::Sockets>,
+    /// Runs the class's WebSocket handlers (set by the namespace).
+    pub(crate) socket_driver: RefCell<Option<crate::socket::SocketDriver>>,
     me: std::rc::Weak<ObjectCore>,
 }
 
@@ -82,6 +86,8 @@ impl ObjectCore {
             alarm_driver: RefCell::new(None),
             idle_epoch: Cell::new(0),
             broken_by: RefCell::new(None),
+            sockets: RefCell::default(),
+            socket_driver: RefCell::new(None),
             me: me.clone(),
         });
         world.0.objects.borrow_mut().push(core.clone());
@@ -141,7 +147,8 @@ impl ObjectCore {
         if busy || self.instance.borrow().is_none() {
             return;
         }
-        self.world.trace(&self.label, "hibernated after 10 s idle: instance dropped, storage kept");
+        let kept = if self.has_sockets() { ", connections kept" } else { "" };
+        self.world.trace(&self.label, format!("hibernated after 10 s idle: instance dropped, storage kept{kept}"));
         self.world.sometimes("object hibernated after 10 s idle");
         let instance = self.instance.borrow_mut().take();
         drop(instance);
@@ -384,6 +391,7 @@ impl ObjectCore {
         self.check_after_crash();
         let instance = self.instance.borrow_mut().take();
         drop(instance);
+        self.close_all_sockets();
         let mut wakers: Vec<Waker> = self.gate.borrow_mut().reset();
         wakers.extend(std::mem::take(&mut *self.live.borrow_mut()).into_values());
         {

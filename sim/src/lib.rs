@@ -15,6 +15,7 @@
 //! | [`object`]    | the `DurableObject` trait, `State` (`ctx`) and `Env`              |
 //! | [`client`]    | simulated callers and the call history                            |
 //! | [`storage`]   | the storage API and the per-object SQLite database                |
+//! | [`socket`]    | hibernatable WebSockets: connections, attachments, gated sends    |
 //! | [`gate`]      | the input gate's bookkeeping                                      |
 //! | [`strand`]    | strands: turns, the gate on each, critical sections, panics       |
 //! | `host`        | the object host: instance, commits, output gate, crash, checkers  |
@@ -34,6 +35,7 @@ pub mod namespace;
 pub mod object;
 pub mod report;
 pub mod run;
+pub mod socket;
 pub mod storage;
 pub mod strand;
 pub mod time;
@@ -49,6 +51,7 @@ pub use namespace::{Namespace, ObjectId, Stub};
 pub use object::{DurableObject, Env, State};
 pub use report::{RunReport, Stats, Violation, SOMETIMES};
 pub use run::run;
+pub use socket::{Connection, Received, WebSocket};
 pub use storage::{
     Backend, Cursor, ListOptions, ReadOptions, Row, Sql, SqlValue, Storage, StorageOp, Txn, WriteOptions,
 };

@@ -130,6 +130,7 @@ impl<O: DurableObject> Namespace<O> {
         };
         let core = ObjectCore::new(&self.inner.world, label, self.inner.backend)?;
         *core.alarm_driver.borrow_mut() = Some(alarm_driver::<O>(id.clone()));
+        *core.socket_driver.borrow_mut() = Some(socket_driver::<O>(id.clone()));
         self.inner.hosts.borrow_mut().insert(id.hex.clone(), core.clone());
         Ok(core)
     }
@@ -157,6 +158,12 @@ impl<O: DurableObject> Stub<O> {
     /// The id this stub calls.
     pub fn id(&self) -> &ObjectId {
         &self.id
+    }
+
+    /// Opens a WebSocket connection to the object (a simulated client's).
+    pub async fn connect(&self) -> Result<crate::socket::Connection> {
+        let core = self.ns.host(&self.id)?;
+        crate::socket::Connection::open(core).await
     }
 
     /// The label the trace and history use for the target object.
@@ -259,6 +266,33 @@ fn alarm_driver<O: DurableObject>(id: ObjectId) -> crate::alarm::AlarmDriver {
                 object.alarm(info).await
             };
             Strand::new(core.clone(), strand_id, "alarm".into(), Box::pin(body)).await
+        })
+    })
+}
+
+/// Runs `O`'s WebSocket handlers as strands of the object (constructing it if needed).
+fn socket_driver<O: DurableObject>(id: ObjectId) -> crate::socket::SocketDriver {
+    use crate::socket::SocketEvent;
+    Rc::new(move |core: Rc<ObjectCore>, ws, event| {
+        let id = id.clone();
+        Box::pin(async move {
+            let strand_id = core.world.next_strand();
+            let what = match &event {
+                SocketEvent::Open => "web_socket_connect",
+                SocketEvent::Message(_) => "web_socket_message",
+                SocketEvent::Close(..) => "web_socket_close",
+            };
+            let body_core = core.clone();
+            let body = async move {
+                let object = instance::<O>(&body_core, &id)?;
+                checkpoint(&body_core).await;
+                match event {
+                    SocketEvent::Open => object.web_socket_connect(ws).await,
+                    SocketEvent::Message(m) => object.web_socket_message(ws, m).await,
+                    SocketEvent::Close(code, reason) => object.web_socket_close(ws, code, reason).await,
+                }
+            };
+            Strand::new(core.clone(), strand_id, what.into(), Box::pin(body)).await
         })
     })
 }

@@ -38,6 +38,25 @@ pub trait DurableObject: Sized + 'static {
         let _ = info;
         Ok(())
     }
+
+    /// A client opened a WebSocket: call `state.accept_web_socket(&ws, tags)` to accept it
+    /// (hibernatable); returning without accepting, or an error, refuses it.
+    async fn web_socket_connect(&self, ws: crate::socket::WebSocket) -> Result<()> {
+        let _ = ws;
+        Err(crate::error::Error::app("this Durable Object does not accept WebSockets"))
+    }
+
+    /// A message arrived on an accepted connection.
+    async fn web_socket_message(&self, ws: crate::socket::WebSocket, message: String) -> Result<()> {
+        let _ = (ws, message);
+        Ok(())
+    }
+
+    /// The client closed an accepted connection.
+    async fn web_socket_close(&self, ws: crate::socket::WebSocket, code: u16, reason: String) -> Result<()> {
+        let _ = (ws, code, reason);
+        Ok(())
+    }
 }
 
 /// `ctx`: the object's handle on the runtime, for one instance (one incarnation).
@@ -78,6 +97,18 @@ impl State {
             self.world.trace(&core.label, format!("s{s} waits on a {ms} ms timer (not storage: the input gate opens)"));
         }
         self.world.sleep(d)
+    }
+
+    /// `ctx.acceptWebSocket(ws, tags)`: hibernatable; the runtime keeps the connection
+    /// (and its attachment) while the instance hibernates.
+    pub fn accept_web_socket(&self, ws: &crate::socket::WebSocket, tags: &[&str]) -> Result<()> {
+        let core = self.core.upgrade().ok_or_else(crate::error::Error::stale_storage)?;
+        core.accept_socket(ws, tags)
+    }
+
+    /// `ctx.getWebSockets(tag)`.
+    pub fn get_web_sockets(&self, tag: Option<&str>) -> Vec<crate::socket::WebSocket> {
+        self.core.upgrade().map(|c| c.sockets_tagged(tag)).unwrap_or_default()
     }
 
     /// `ctx.waitUntil(promise)`: work that goes on after the handler returned. It runs as
