@@ -6,11 +6,14 @@
 //! | [`counter`]      | `Counter`      | Initialization: load in `block_concurrency_while`, un-awaited put |
 //! | [`safe_counter`] | `SafeCounter`  | Safe counter: get then put, awaited or not (input gate)   |
 //! | [`racy_counter`] | `RacyCounter`  | A lost update on purpose: get, sleep, put                 |
+//! | [`flaky_alarm`]  | `FlakyAlarm`   | An alarm handler that fails a chosen number of times      |
 
 pub mod counter;
+pub mod flaky_alarm;
 pub mod racy_counter;
 pub mod safe_counter;
 
 pub use counter::Counter;
+pub use flaky_alarm::FlakyAlarm;
 pub use racy_counter::RacyCounter;
 pub use safe_counter::SafeCounter;

@@ -10,7 +10,9 @@
 //! | [`shrink`]     | from a failing workload to a minimal one that fails the same way |
 //! | [`regression`] | regression files: save, load, replay                             |
 //! | [`counters`]   | `counter`, `safe-counter`, `racy-counter` (+ `-kv` variants)     |
+//! | [`alarm_retry`] | `alarm-retry`: alarm retries, backoff, abandonment              |
 
+pub mod alarm_retry;
 pub mod counters;
 pub mod outcome;
 pub mod regression;
@@ -58,14 +60,15 @@ pub trait Scenario: Sync {
 
 /// Every built-in scenario, in the order `dosim list` shows them.
 pub fn all() -> &'static [&'static dyn Scenario] {
-    static ALL: [&dyn Scenario; 5] = [
+    static ALL: &[&dyn Scenario] = &[
         &counters::COUNTER,
         &counters::SAFE_COUNTER,
         &counters::RACY_COUNTER,
         &counters::SAFE_COUNTER_KV,
         &counters::RACY_COUNTER_KV,
+        &alarm_retry::ALARM_RETRY,
     ];
-    &ALL
+    ALL
 }
 
 /// The built-in scenario called `name`.

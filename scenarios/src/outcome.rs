@@ -80,6 +80,11 @@ impl Outcome {
             commits: r.stats.commits,
             held_replies: r.stats.held_responses,
             gate_waits: r.stats.gate_waits,
+            alarm_attempts: r.alarms.iter().fold(BTreeMap::new(), |mut m, a| {
+                let kind = a.outcome.split(':').next().unwrap_or("").to_owned();
+                *m.entry(kind).or_default() += 1;
+                m
+            }),
             durable: r.durable.clone(),
             durable_digest: format!("{:016x}", h.finish()),
             sim_time_ms: r.sim_time.as_millis(),
@@ -120,6 +125,9 @@ pub struct Summary {
     pub held_replies: u64,
     /// Times an event waited at a closed input gate.
     pub gate_waits: u64,
+    /// Alarm attempts by outcome (`ok`, `failed`, `reset`), when there were any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alarm_attempts: BTreeMap<String, u64>,
     /// Committed state per object.
     pub durable: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// Hash of the committed state.
