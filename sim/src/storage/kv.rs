@@ -98,6 +98,20 @@ impl KvStore {
         self.next_read
     }
 
+    /// The batch collecting writes, opened if none is: (its number, the number again if
+    /// it was just opened and its flush must be scheduled).
+    fn collecting_batch(&mut self) -> (u64, Option<u64>) {
+        match self.open {
+            Some(no) => (no, None),
+            None => {
+                let no = self.next_batch;
+                self.next_batch += 1;
+                self.open = Some(no);
+                (no, Some(no))
+            }
+        }
+    }
+
     /// Applies a put (`Some`) or delete (`None`) to the cache and the open batch.
     pub fn write(&mut self, key: &[u8], value: Option<Vec<u8>>) -> WriteEffect {
         if let Some(e) = self.cache.get(key) {
@@ -106,15 +120,7 @@ impl KvStore {
                 return WriteEffect { changed: false, opened: None };
             }
         }
-        let (no, opened) = match self.open {
-            Some(no) => (no, None),
-            None => {
-                let no = self.next_batch;
-                self.next_batch += 1;
-                self.open = Some(no);
-                (no, Some(no))
-            }
-        };
+        let (no, opened) = self.collecting_batch();
         self.cache.insert(key.to_vec(), Entry { value, dirty: Some(no) });
         WriteEffect { changed: true, opened }
     }
@@ -129,14 +135,9 @@ impl KvStore {
             let e = self.write(k, None);
             opened = opened.or(e.opened);
         }
-        let batch = self.open.unwrap_or_else(|| {
-            // Every key was a known absence: a batch is still needed to answer the count.
-            let no = self.next_batch;
-            self.next_batch += 1;
-            self.open = Some(no);
-            opened = Some(no);
-            no
-        });
+        // Even if every key was a known absence, a batch is needed to answer the count.
+        let (batch, new) = self.collecting_batch();
+        opened = opened.or(new);
         let cd = std::rc::Rc::new(std::cell::RefCell::new(CountedDelete { batch, keys, count: None }));
         self.counted.push(cd.clone());
         (cd, opened)
@@ -149,15 +150,7 @@ impl KvStore {
 
     /// Sets (or deletes) the alarm in the open batch; returns a batch it opened.
     pub fn set_alarm(&mut self, time: Option<u64>) -> Option<u64> {
-        let (no, opened) = match self.open {
-            Some(no) => (no, None),
-            None => {
-                let no = self.next_batch;
-                self.next_batch += 1;
-                self.open = Some(no);
-                (no, Some(no))
-            }
-        };
+        let (no, opened) = self.collecting_batch();
         self.alarm_dirty = Some((time, no));
         opened
     }
