@@ -104,7 +104,7 @@ pub fn shrink(scenario: &'static dyn Scenario, config: SimConfig, budget: u32) -
 }
 
 /// Each turns one kind of fault off.
-fn fault_switches() -> [fn(&mut FaultPlan); 8] {
+fn fault_switches() -> [fn(&mut FaultPlan); 11] {
     [
         |p| p.timed_crashes = 0,
         |p| p.crash_at_await = 0,
@@ -114,5 +114,8 @@ fn fault_switches() -> [fn(&mut FaultPlan); 8] {
         |p| p.flush_transient_failure = 0,
         |p| p.flush_hard_failure = 0,
         |p| p.storage_slowdown = 1,
+        |p| p.call_refused = 0,
+        |p| p.call_reset = 0,
+        |p| p.reply_lost = 0,
     ]
 }
