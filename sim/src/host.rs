@@ -46,8 +46,10 @@ pub(crate) struct ObjectCore {
     pub(crate) alarm: RefCell<crate::alarm::AlarmState>,
     /// Runs the class's `alarm()` handler (set by the namespace).
     pub(crate) alarm_driver: RefCell<Option<crate::alarm::AlarmDriver>>,
-    /// Bumped whenever the object goes idle, so only the latest idle timer can evict it.
-    idle_epoch: Cell<u64>,
+    /// When the object last went idle (no strand in flight), if it is idle.
+    idle_since: Cell<Option<u64>>,
+    /// Whether the idle timer is running.
+    idle_timer: Cell<bool>,
     /// The incarnation a failed write broke, and its error.
     broken_by: RefCell<Option<(u64, Error)>>,
     /// Open WebSocket connections (kept by the runtime: they survive hibernation).
@@ -84,7 +86,8 @@ impl ObjectCore {
             reset_error: RefCell::new(Error::reset("Durable Object reset.")),
             alarm: RefCell::default(),
             alarm_driver: RefCell::new(None),
-            idle_epoch: Cell::new(0),
+            idle_since: Cell::new(None),
+            idle_timer: Cell::new(false),
             broken_by: RefCell::new(None),
             sockets: RefCell::default(),
             socket_driver: RefCell::new(None),
@@ -105,6 +108,7 @@ impl ObjectCore {
     }
 
     pub(crate) fn set_live(&self, strand: StrandId, waker: &Waker) {
+        self.idle_since.set(None);
         let mut live = self.live.borrow_mut();
         match live.get_mut(&strand) {
             Some(w) => w.clone_from(waker),
@@ -124,18 +128,32 @@ impl ObjectCore {
     }
 
     /// The object has nothing running: hibernate it if it stays so for 10 s.
+    /// One timer per object at most: it sleeps until 10 s after the object last went
+    /// idle, and re-checks (activity meanwhile pushes the deadline, or ends the timer).
     fn arm_idle_timer(&self) {
         if self.instance.borrow().is_none() {
             return;
         }
-        let epoch = self.idle_epoch.get() + 1;
-        self.idle_epoch.set(epoch);
-        let weak = self.me.clone();
-        let sleep = self.world.sleep(IDLE_EVICTION);
+        self.idle_since.set(Some(self.world.now().as_millis()));
+        if self.idle_timer.replace(true) {
+            return;
+        }
+        let (weak, world) = (self.me.clone(), self.world.clone());
+        let idle_ms = crate::time::millis_ceil(IDLE_EVICTION);
         madsim::task::spawn_local(async move {
-            sleep.await;
-            if let Some(core) = weak.upgrade().filter(|c| c.idle_epoch.get() == epoch) {
-                core.hibernate_if_idle();
+            loop {
+                let Some(core) = weak.upgrade() else { return };
+                let Some(since) = core.idle_since.get() else {
+                    core.idle_timer.set(false);
+                    return;
+                };
+                if world.now().as_millis() >= since + idle_ms {
+                    core.idle_timer.set(false);
+                    core.hibernate_if_idle();
+                    return;
+                }
+                drop(core);
+                world.sleep_until(crate::time::SimTime(since + idle_ms)).await;
             }
         });
     }
