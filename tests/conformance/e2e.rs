@@ -1,6 +1,7 @@
 //! §9.4 and §9.6, end to end: `blockConcurrencyWhile` nesting (workerd
-//! `actor-block-concurrency-depth-test.js`), the KV API smoke sequence (`actor-kv-test.js`)
-//! and an un-awaited put surviving restarts (`server-test.c++`, "Durable Objects (on disk)").
+//! `actor-block-concurrency-depth-test.js`), the KV API smoke sequence (`actor-kv-test.js`),
+//! `ctx.abort()` and broken stubs (`sql-test.js` default export) and an un-awaited put
+//! surviving restarts (`server-test.c++`, "Durable Objects (on disk)").
 
 use crate::lab::*;
 use dosim::sim::{Backend, ListOptions, Result, State};
@@ -114,4 +115,56 @@ fn t73_unawaited_put_is_durable_before_the_reply() {
             assert_eq!(r.durable["PROBE:q"]["foo"], json!(3));
         }
     }
+}
+
+#[test]
+fn t60_abort_resets_the_object_and_loses_what_was_not_durable() {
+    // sql-test.js default export: `/increment`, `/break`, `/deleteAll`.
+    let r = run_lab(quiet(3), Backend::Sqlite, |lab| async move {
+        lab.def("increment", |st| async move {
+            let s = st.storage();
+            let val = s.get::<u64>("counter").await?.unwrap_or(0) + 1;
+            s.put("counter", &val);
+            Ok(json!(val))
+        });
+        lab.def("break", |st| async move {
+            // Discarded: the object aborts right after.
+            st.storage().put("counter", &888);
+            Err(st.abort(Some("test broken")))
+        });
+        lab.def("deleteAll", |st| async move {
+            let s = st.storage();
+            s.put("counter", &888); // will be deleted
+            s.delete_all();
+            Ok(json!({"counter": s.get::<u64>("counter").await?}))
+        });
+        let mut obj = lab.stub_named("p");
+        for program in ["increment", "increment", "break", "increment"] {
+            let _ = lab.call_on(0, &obj, program).await;
+        }
+        // Get a new stub: everything is still consistent.
+        obj = lab.stub_named("p");
+        for program in ["increment", "deleteAll", "increment", "increment"] {
+            let _ = lab.call_on(0, &obj, program).await;
+        }
+    });
+    clean(&r);
+    let e = failure(&r, "break");
+    assert_eq!((e.message.as_str(), e.durable_object_reset), ("test broken", true));
+    let inc: Vec<std::result::Result<&Value, &dosim::sim::Error>> = r
+        .history
+        .iter()
+        .filter(|o| o.request == json!("increment"))
+        .map(|o| o.ok_value().ok_or_else(|| o.error().expect("completed")))
+        .collect();
+    assert_eq!(inc.len(), 6);
+    assert_eq!(inc[..2], [Ok(&json!(1)), Ok(&json!(2))]);
+    // The stub that saw the reset stays broken, with the same error.
+    let broken = inc[2].expect_err("the broken stub fails");
+    assert_eq!((broken.message.as_str(), broken.durable_object_reset), ("test broken", true));
+    // A new stub reaches a fresh instance that never saw 888.
+    assert_eq!(inc[3..], [Ok(&json!(3)), Ok(&json!(1)), Ok(&json!(2))]);
+    assert_eq!(value(&r, "deleteAll"), &json!({"counter": null}));
+    assert_eq!((r.stats.crashes, r.stats.constructions), (1, 2));
+    assert_eq!(durable(&r), json!({"counter": 2}));
 }

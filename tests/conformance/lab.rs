@@ -1,30 +1,51 @@
 //! The lab the conformance cases run in: one object class, [`Probe`], whose requests name
-//! programs that the test registers for the run (plain Rust against `State`), plus helpers
-//! to read a run's report: outcomes by program name, commit times and trace positions.
+//! programs that the test registers for the run (plain Rust against `State`), and whose
+//! alarm handler runs the program registered under the reserved name [`ALARM`]; plus
+//! helpers to read a run's report: outcomes by program name, commit times and trace
+//! positions, and the notes programs and alarm handler runs left (see [`note`]).
 
 use dosim::sim::{
-    async_trait, run, Backend, DurableObject, Env, Error, FaultPlan, FaultPolicy, Namespace, Result, RunReport,
-    SimConfig, SimTime, State, Stub, World,
+    async_trait, run, AlarmInfo, Backend, DurableObject, Env, Error, FaultPlan, FaultPolicy, Namespace, Result,
+    RunReport, SimConfig, SimTime, State, Stub, World,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 type Program = Rc<dyn Fn(State) -> Pin<Box<dyn Future<Output = Result<Value>>>>>;
+type AlarmProgram = Rc<dyn Fn(State, AlarmInfo) -> Pin<Box<dyn Future<Output = Result<Value>>>>>;
+
+/// An instance's in-memory state (a JavaScript object's fields): gone when the instance is.
+pub type Memory = Rc<RefCell<BTreeMap<String, Value>>>;
+
+/// The reserved program name of the alarm handler (see [`Lab::def_alarm`]).
+pub const ALARM: &str = "alarm";
 
 thread_local! {
     // Each run has a thread of its own, so programs and the stash never leak between runs.
     static PROGRAMS: RefCell<BTreeMap<String, Program>> = RefCell::new(BTreeMap::new());
+    static ALARM_PROGRAM: RefCell<Option<AlarmProgram>> = const { RefCell::new(None) };
+    static NOTES: RefCell<Option<Arc<Mutex<Vec<Value>>>>> = const { RefCell::new(None) };
     static STASH: RefCell<Option<State>> = const { RefCell::new(None) };
+    static MEMORY: RefCell<Option<Memory>> = const { RefCell::new(None) };
 }
 
 /// The object every case talks to: a request is the name of a program to run.
 pub struct Probe {
     state: State,
+    memory: Memory,
+}
+
+impl Probe {
+    /// Makes this instance's memory the one [`memory`] returns.
+    fn enter(&self) {
+        MEMORY.with(|m| *m.borrow_mut() = Some(self.memory.clone()));
+    }
 }
 
 #[async_trait(?Send)]
@@ -33,14 +54,43 @@ impl DurableObject for Probe {
     type Response = Value;
 
     fn new(state: State, _env: Env) -> Self {
-        Probe { state }
+        Probe { state, memory: Memory::default() }
     }
 
     async fn call(&self, program: String) -> Result<Value> {
         let p = PROGRAMS.with(|p| p.borrow().get(&program).cloned());
         let p = p.unwrap_or_else(|| panic!("no program named {program:?} was registered"));
+        self.enter();
         p(self.state.clone()).await
     }
+
+    /// Runs the program registered with [`Lab::def_alarm`] and notes what it returned (or
+    /// its error, as `{"error": message}`).
+    async fn alarm(&self, info: AlarmInfo) -> Result<()> {
+        let Some(p) = ALARM_PROGRAM.with(|p| p.borrow().clone()) else {
+            return Err(Error::app("the lab has no alarm program"));
+        };
+        self.enter();
+        let result = p(self.state.clone(), info).await;
+        let entry = match &result {
+            Ok(v) => v.clone(),
+            Err(e) => json!({ "error": e.message }),
+        };
+        note(entry);
+        result.map(drop)
+    }
+}
+
+/// Leaves `value` in the run's notes, which [`run_lab_seen`] returns: what a program saw
+/// survives the program, its instance and the run.
+pub fn note(value: Value) {
+    NOTES.with(|n| n.borrow().as_ref().map(|log| log.lock().expect("notes").push(value)));
+}
+
+/// The memory of the instance running the current program. Call it before the program's
+/// first `await` (another instance's program may run at any await).
+pub fn memory() -> Memory {
+    MEMORY.with(|m| m.borrow().clone()).expect("called from a program of the lab")
 }
 
 /// Label of the object the lab's stub reaches.
@@ -86,8 +136,20 @@ impl Lab {
         F: Fn(State) -> Fut + 'static,
         Fut: Future<Output = Result<Value>> + 'static,
     {
+        assert_ne!(name, ALARM, "the alarm handler is registered with def_alarm");
         let p: Program = Rc::new(move |st| Box::pin(program(st)));
         PROGRAMS.with(|m| m.borrow_mut().insert(name.to_owned(), p));
+    }
+
+    /// Registers `program` as the alarm handler (the reserved name [`ALARM`]): it gets the
+    /// handler's `alarmInfo`; an error fails the attempt. Without one, `alarm()` fails.
+    pub fn def_alarm<F, Fut>(&self, program: F)
+    where
+        F: Fn(State, AlarmInfo) -> Fut + 'static,
+        Fut: Future<Output = Result<Value>> + 'static,
+    {
+        let p: AlarmProgram = Rc::new(move |st, info| Box::pin(program(st, info)));
+        ALARM_PROGRAM.with(|m| *m.borrow_mut() = Some(p));
     }
 
     /// Client `client` runs `program` on the lab's object, through a new stub each time
@@ -155,10 +217,26 @@ where
     W: FnOnce(Lab) -> F + Send + 'static,
     F: Future<Output = ()> + 'static,
 {
-    run(config, move |world: World| {
+    run_lab_seen(config, backend, workload).0
+}
+
+/// [`run_lab`], also returning the run's notes in order: what each run of the alarm
+/// handler returned (`{"error": message}` for a run that failed) and what programs noted.
+pub fn run_lab_seen<W, F>(config: SimConfig, backend: Backend, workload: W) -> (RunReport, Vec<Value>)
+where
+    W: FnOnce(Lab) -> F + Send + 'static,
+    F: Future<Output = ()> + 'static,
+{
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let report = run(config, move |world: World| {
+        NOTES.with(|n| *n.borrow_mut() = Some(log));
+        ALARM_PROGRAM.with(|p| *p.borrow_mut() = None);
         let lab = Lab::new(&world, backend);
         workload(lab)
-    })
+    });
+    let seen = seen.lock().expect("notes").clone();
+    (report, seen)
 }
 
 /// `now()` in milliseconds.
