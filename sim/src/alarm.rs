@@ -62,6 +62,8 @@ pub(crate) struct AlarmState {
     epoch: u64,
     /// A retry is waiting for its timer.
     pub retry_pending: bool,
+    /// The running handler called `abort` with `retry_alarm: false`.
+    pub abandon_requested: bool,
 }
 
 /// The committed alarm changed: re-arm (unless a handler is running; it re-arms after).
@@ -108,6 +110,7 @@ async fn run(core: Rc<ObjectCore>, t: u64) {
         }
         st.running = Some(t);
         st.set_in_handler = false;
+        st.abandon_requested = false;
         st.retry_pending = false;
         st.retry_count
     };
@@ -134,14 +137,22 @@ async fn run(core: Rc<ObjectCore>, t: u64) {
             core.alarm.borrow_mut().retry_count = 0;
             arm(&core);
         }
-        Err(e) if core.incarnation() != incarnation => {
-            // Not the handler's fault: retried without counting (do-semantics §6.4).
+        Err(e) if core.incarnation() != incarnation && core.alarm.borrow().abandon_requested => {
+            // `abort(reason, { retryAlarm: false })` (T70).
+            world.set_alarm_outcome(attempt, format!("reset: {}", e.message));
+            world.sometimes("alarm abandoned");
+            abandon(&core, t);
+        }
+        Err(e) if core.incarnation() != incarnation && !core.reset_by_user() => {
+            // Not the handler's fault (a crash, a broken output gate): retried without
+            // counting (do-semantics §6.4, T72).
             world.set_alarm_outcome(attempt, format!("reset: {}", e.message));
             world.sometimes("alarm retried after a reset");
             retry_later(&core, t);
         }
         Err(e) => {
-            world.set_alarm_outcome(attempt, format!("failed: {}", e.message));
+            let what = if core.incarnation() != incarnation { "reset" } else { "failed" };
+            world.set_alarm_outcome(attempt, format!("{what}: {}", e.message));
             let n = {
                 let mut st = core.alarm.borrow_mut();
                 st.retry_count += 1;

@@ -46,6 +46,8 @@ pub(crate) struct ObjectCore {
     pub(crate) alarm: RefCell<crate::alarm::AlarmState>,
     /// Runs the class's `alarm()` handler (set by the namespace).
     pub(crate) alarm_driver: RefCell<Option<crate::alarm::AlarmDriver>>,
+    /// Whether the last reset was the object's own error (see `reset_by_user_error`).
+    reset_by_user: Cell<bool>,
     /// When the object last went idle (no strand in flight), if it is idle.
     idle_since: Cell<Option<u64>>,
     /// Whether the idle timer is running.
@@ -86,6 +88,7 @@ impl ObjectCore {
             reset_error: RefCell::new(Error::reset("Durable Object reset.")),
             alarm: RefCell::default(),
             alarm_driver: RefCell::new(None),
+            reset_by_user: Cell::new(false),
             idle_since: Cell::new(None),
             idle_timer: Cell::new(false),
             broken_by: RefCell::new(None),
@@ -275,7 +278,16 @@ impl ObjectCore {
         match committed {
             Ok(Some(b)) => self.batch_durable(b.no, &b.keys(), b.alarm_change()),
             Ok(None) => {}
-            Err(e) => self.world.violation("storage", format!("{}: COMMIT failed: {e}", self.label)),
+            // A commit that SQLite refuses (a deferred constraint) rolls the object back to its
+            // last good state and resets it (do-semantics §2.4, T61).
+            Err(e) => self.reset(
+                "COMMIT refused",
+                Error::reset(format!(
+                    "Durable Object was reset and rolled back to its last known good state because the \
+                     application left the database in a state where constraints were violated: {}",
+                    e.message
+                )),
+            ),
         }
     }
 
@@ -379,8 +391,21 @@ impl ObjectCore {
         }
     }
 
+    /// Resets the object because its own code failed (a `block_concurrency_while` callback
+    /// that threw): for a running alarm, such a reset counts against the retry limit.
+    pub(crate) fn reset_by_user_error(&self, reason: &str, error: Error) {
+        self.reset(reason, error);
+        self.reset_by_user.set(true);
+    }
+
+    /// Whether the last reset was caused by the object's own error.
+    pub(crate) fn reset_by_user(&self) -> bool {
+        self.reset_by_user.get()
+    }
+
     /// Resets the object with the error its callers will see.
     pub(crate) fn reset(&self, reason: &str, error: Error) {
+        self.reset_by_user.set(false);
         let had_instance = self.instance.borrow().is_some();
         let (lost, landed) = self.drop_unflushed();
         let strands = self.live.borrow().len();

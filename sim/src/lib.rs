@@ -48,7 +48,7 @@ pub use config::{GatePolicy, SimConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use faults::{FaultPlan, FaultPolicy};
 pub use namespace::{Namespace, ObjectId, Stub};
-pub use object::{DurableObject, Env, State};
+pub use object::{AbortOptions, DurableObject, Env, State};
 pub use report::{RunReport, Stats, Violation, SOMETIMES};
 pub use run::run;
 pub use socket::{Connection, Received, WebSocket};

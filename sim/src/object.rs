@@ -136,10 +136,19 @@ impl State {
     /// gives from the handler (`return Err(state.abort(None))`): in JavaScript `abort()`
     /// throws, and code after it never runs.
     pub fn abort(&self, reason: Option<&str>) -> crate::error::Error {
+        self.abort_with(reason, AbortOptions::default())
+    }
+
+    /// `ctx.abort(reason, options)`: with `retry_alarm: false` inside an alarm handler,
+    /// the alarm is abandoned instead of retried (do-semantics §6.4).
+    pub fn abort_with(&self, reason: Option<&str>, options: AbortOptions) -> crate::error::Error {
         let message = reason.unwrap_or("Application called abort() to reset Durable Object.");
         let error = crate::error::Error::reset(message);
         if let Some(core) = self.core.upgrade() {
             if core.incarnation() == self.storage.incarnation() {
+                if !options.retry_alarm {
+                    core.alarm.borrow_mut().abandon_requested = true;
+                }
                 core.reset("abort() called", error.clone());
             }
         }
@@ -164,6 +173,19 @@ impl State {
 fn block_concurrency_while_dead<T: 'static>() -> CriticalSection<T> {
     // The object is gone (end of run): a section that never opens fails like stale storage.
     CriticalSection::failed(crate::error::Error::stale_storage())
+}
+
+/// Options of [`State::abort_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortOptions {
+    /// Retry a running alarm after the reset (the default, `true`).
+    pub retry_alarm: bool,
+}
+
+impl Default for AbortOptions {
+    fn default() -> Self {
+        AbortOptions { retry_alarm: true }
+    }
 }
 
 /// `env`: bindings to namespaces.

@@ -283,7 +283,7 @@ pub(crate) fn block_concurrency_while<T: 'static>(core: &Rc<ObjectCore>, body: B
             Err(_) if core.incarnation() != incarnation => {}
             Err(e) => {
                 let reason = format!("blockConcurrencyWhile() callback failed: {}", e.message);
-                core.reset(&reason, Error::reset(e.message));
+                core.reset_by_user_error(&reason, Error::reset(e.message));
             }
         }
     });

@@ -575,15 +575,12 @@ fn t70a_abort_in_the_handler_retries_the_alarm_by_default() {
     assert_eq!(alarm_set(&r), None);
 }
 
-/// `ctx.abort(reason, { retryAlarm: false })`. dosim's `State::abort` takes no options:
-/// this plain abort stands in until it does (then pass `retryAlarm: false` here).
+/// `ctx.abort(reason, { retryAlarm: false })`.
 fn abort_without_alarm_retry(st: &State, reason: &str) -> Error {
-    st.abort(Some(reason))
+    st.abort_with(Some(reason), dosim::sim::AbortOptions { retry_alarm: false })
 }
 
 #[test]
-#[ignore = "dosim differs: workerd's ctx.abort(reason, {retryAlarm: false}) in an alarm handler abandons the alarm \
-            (no retry, getAlarm() null); dosim's abort() has no options and its reset is always retried"]
 fn t70b_abort_with_retry_alarm_false_abandons_the_alarm() {
     let r = run_lab(quiet(22).liveness_budget(60_000), Backend::Sqlite, |lab| async move {
         def_arm(&lab, 1000);
@@ -689,9 +686,6 @@ fn t72b_a_broken_output_gate_alone_does_not_count() {
 }
 
 #[test]
-#[ignore = "dosim differs: a handler whose own error resets the object (a failing blockConcurrencyWhile() callback: \
-            a user error, the output gate intact) counts against the retry limit in workerd (7 attempts, then \
-            abandoned); dosim retries every reset during a handler without counting, forever"]
 fn t72c_a_reset_caused_by_the_handler_counts() {
     let r = always_failing(quiet(29).liveness_budget(300_000), |st| {
         Box::pin(async move {

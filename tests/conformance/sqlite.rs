@@ -872,11 +872,6 @@ fn t61a_foreign_keys_are_enforced() {
 }
 
 #[test]
-#[ignore = "dosim differs: when the implicit transaction's COMMIT fails on a deferred foreign key, workerd resets \
-            the object (callers and the stub that saw it get \"Durable Object was reset and rolled back to its last \
-            known good state because the application left the database in a state where constraints were violated: \
-            FOREIGN KEY constraint failed: SQLITE_CONSTRAINT…\"); dosim reports a `storage` violation (\"COMMIT \
-            failed\"), leaves the batch open, and the held reply never comes (deadlock)"]
 fn t61b_a_deferred_foreign_key_violation_resets_the_object_at_commit() {
     const VIOLATED: &str = "Durable Object was reset and rolled back to its last known good state because the \
                             application left the database in a state where constraints were violated: FOREIGN KEY \
