@@ -8,9 +8,9 @@
 //!   this.ctx.storage.put("counter", val + 1); return new Response(String(val)); }
 //! ```
 //!
-//! One change from the reference text: a missing counter reads as 0. The original adds 1
-//! to `undefined` and stores `NaN`; that defect belongs to the faithful port of the
-//! pattern catalogue, not to this model of the input gate.
+//! One change from the reference text: a missing counter reads as 0 (`|| 0`). The
+//! original adds 1 to `undefined` and stores `NaN`; [`crate::optimized_write`] is that
+//! faithful port, and this model is its fix (scenario `optimized-write-fixed`).
 
 use dosim_sim::{DurableObject, Env, Result, State};
 use serde::{Deserialize, Serialize};

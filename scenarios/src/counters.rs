@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 /// What an acknowledged increment returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Returns {
+pub(crate) enum Returns {
     /// The value after the increment (1, 2, ...).
     New,
     /// The value before it (0, 1, ...).
@@ -23,18 +23,18 @@ enum Returns {
 
 /// A counter scenario: which model, which key holds the count, what a call returns.
 pub struct CounterScenario {
-    name: &'static str,
-    about: &'static str,
-    binding: &'static str,
-    key: &'static str,
-    returns: Returns,
-    expect: Expect,
-    requests: fn() -> BoxedStrategy<Value>,
-    accepts: fn(&Value) -> Result<(), String>,
-    drive: fn(&World, Workload) -> Driving,
+    pub(crate) name: &'static str,
+    pub(crate) about: &'static str,
+    pub(crate) binding: &'static str,
+    pub(crate) key: &'static str,
+    pub(crate) returns: Returns,
+    pub(crate) expect: Expect,
+    pub(crate) requests: fn() -> BoxedStrategy<Value>,
+    pub(crate) accepts: fn(&Value) -> Result<(), String>,
+    pub(crate) drive: fn(&World, Workload) -> Driving,
 }
 
-fn just(v: &'static str) -> BoxedStrategy<Value> {
+pub(crate) fn just(v: &'static str) -> BoxedStrategy<Value> {
     Just(Value::from(v)).boxed()
 }
 
@@ -52,7 +52,7 @@ pub static COUNTER: CounterScenario = CounterScenario {
 };
 
 /// Both calls of the safe counter.
-fn safe_requests() -> BoxedStrategy<Value> {
+pub(crate) fn safe_requests() -> BoxedStrategy<Value> {
     prop_oneof![Just(Value::from("increment")), Just(Value::from("get_unique_number"))].boxed()
 }
 
@@ -140,7 +140,7 @@ impl Scenario for CounterScenario {
     }
 }
 
-fn check_counter(report: &RunReport, label: &str, key: &str, returns: Returns) -> Vec<Violation> {
+pub(crate) fn check_counter(report: &RunReport, label: &str, key: &str, returns: Returns) -> Vec<Violation> {
     let mut found = Vec::new();
     let mut say = |message: String| found.push(Violation { checker: "counter".into(), message, at: report.sim_time });
     let ops: Vec<_> = report.history.iter().filter(|o| o.object == label).collect();

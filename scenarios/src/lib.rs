@@ -11,11 +11,22 @@
 //! | [`regression`] | regression files: save, load, replay                             |
 //! | [`counters`]   | `counter`, `safe-counter`, `racy-counter` (+ `-kv` variants)     |
 //! | [`alarm_retry`] | `alarm-retry`: alarm retries, backoff, abandonment              |
+//! | [`schema_migration`] | `schema-migration`, `schema-migration-fixed`              |
+//! | [`in_memory_cache`]  | `in-memory-cache`, `in-memory-cache-kv`                   |
+//! | [`rate_limiter`]     | `rate-limiter`, `rate-limiter-fixed`                      |
+//! | [`initialization`]   | `initialization`                                          |
+//! | [`optimized_write`]  | `optimized-write`, `optimized-write-fixed`                |
 
 pub mod alarm_retry;
+mod clients;
 pub mod counters;
+pub mod in_memory_cache;
+pub mod initialization;
+pub mod optimized_write;
 pub mod outcome;
+pub mod rate_limiter;
 pub mod regression;
+pub mod schema_migration;
 pub mod shrink;
 pub mod workload;
 
@@ -67,6 +78,16 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &counters::SAFE_COUNTER_KV,
         &counters::RACY_COUNTER_KV,
         &alarm_retry::ALARM_RETRY,
+        // patterns A
+        &schema_migration::SCHEMA_MIGRATION,
+        &schema_migration::SCHEMA_MIGRATION_FIXED,
+        &in_memory_cache::IN_MEMORY_CACHE,
+        &in_memory_cache::IN_MEMORY_CACHE_KV,
+        &rate_limiter::RATE_LIMITER,
+        &rate_limiter::RATE_LIMITER_FIXED,
+        &initialization::INITIALIZATION,
+        &optimized_write::OPTIMIZED_WRITE,
+        &optimized_write::OPTIMIZED_WRITE_FIXED,
     ];
     ALL
 }

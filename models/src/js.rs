@@ -1,0 +1,97 @@
+//! JavaScript behaviour the faithful ports need and Rust does not have: a number that may
+//! be `undefined` or `NaN`, and a constructor that throws.
+
+use dosim_sim::{Error, State};
+use serde::de::{self, Deserializer};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+/// A JavaScript value that is `undefined` or a number (`NaN` included).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum JsNumber {
+    Undefined,
+    Number(f64),
+}
+
+impl JsNumber {
+    /// `this + 1`: `undefined + 1` is `NaN`, and `NaN + 1` is `NaN` again.
+    pub fn plus_one(self) -> JsNumber {
+        match self {
+            JsNumber::Undefined => JsNumber::Number(f64::NAN),
+            JsNumber::Number(x) => JsNumber::Number(x + 1.0),
+        }
+    }
+
+    /// `String(this)`: `"undefined"`, `"NaN"`, or the number (integers without a `.0`).
+    pub fn to_js_string(self) -> String {
+        match self {
+            JsNumber::Undefined => "undefined".into(),
+            JsNumber::Number(x) if x.is_nan() => "NaN".into(),
+            JsNumber::Number(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15 => format!("{}", x as i64),
+            JsNumber::Number(x) => format!("{x}"),
+        }
+    }
+}
+
+/// As JSON: `undefined` is `null`, an integral number an integer, `NaN` the string
+/// `"NaN"` (JSON has no NaN; the V8 serializer workerd stores values with keeps it).
+impl Serialize for JsNumber {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            JsNumber::Undefined => s.serialize_none(),
+            JsNumber::Number(x) if x.is_nan() => s.serialize_str("NaN"),
+            JsNumber::Number(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15 => s.serialize_i64(x as i64),
+            JsNumber::Number(x) => s.serialize_f64(x),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for JsNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Option::<Raw>::deserialize(d)? {
+            None => Ok(JsNumber::Undefined),
+            Some(Raw::Number(x)) => Ok(JsNumber::Number(x)),
+            Some(Raw::Text(t)) if t == "NaN" => Ok(JsNumber::Number(f64::NAN)),
+            Some(Raw::Text(t)) => Err(de::Error::custom(format!("not a JavaScript number: {t:?}"))),
+        }
+    }
+}
+
+/// What an event meets when the class constructor threw. workerd keeps the exception as
+/// the instance (`broken.constructorFailed`), aborts the object and builds a new instance
+/// for the next event; the caller gets the constructor's error flagged
+/// `durableObjectReset`. The simulated runtime's constructor cannot fail, so a port keeps
+/// the error and rethrows it from each event through `abort`, which has those effects.
+pub fn constructor_threw(state: &State, error: &Error) -> Error {
+    state.abort(Some(&error.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefined_plus_one_is_nan_and_stays_nan() {
+        let nan = JsNumber::Undefined.plus_one();
+        assert_eq!(nan.to_js_string(), "NaN");
+        assert_eq!(nan.plus_one().to_js_string(), "NaN");
+        assert_eq!(JsNumber::Number(41.0).plus_one().to_js_string(), "42");
+        assert_eq!(JsNumber::Undefined.to_js_string(), "undefined");
+    }
+
+    #[test]
+    fn json_round_trip_keeps_nan_and_undefined() {
+        for v in [JsNumber::Undefined, JsNumber::Number(f64::NAN), JsNumber::Number(3.0), JsNumber::Number(0.5)] {
+            let text = serde_json::to_string(&v).unwrap();
+            let back: JsNumber = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.to_js_string(), v.to_js_string(), "{text}");
+        }
+        assert_eq!(serde_json::to_string(&JsNumber::Number(3.0)).unwrap(), "3");
+    }
+}

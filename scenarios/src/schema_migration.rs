@@ -1,0 +1,181 @@
+//! `schema-migration` (the pattern as written) and `schema-migration-fixed`: clients add
+//! users (name and email) and read back the last one they added, on a fresh database,
+//! while the fault plan crashes the object; once the faults stop, a probe adds and reads a
+//! user. Judged from the user's side: every request after the first deploy can write and
+//! read users, and a user whose addition was acknowledged reads back as it was written.
+
+use crate::clients::{describe, error_text, probe, run_clients, Complete, PROBE_CLIENT};
+use crate::workload::{accepts, Driving, Shape, Workload};
+use crate::{Expect, Scenario};
+use dosim_models::schema_migration::{User, UsersCall, UsersReply};
+use dosim_models::{SchemaMigration, SchemaMigrationFixed};
+use dosim_sim::{Completion, DurableObject, RunReport, Violation, World};
+use proptest::prelude::*;
+use proptest::strategy::BoxedStrategy;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// The id of the probe's user (client ids stay below it).
+const PROBE_ID: i64 = 1_000_000;
+
+/// A schema-migration scenario: which port, under which binding.
+pub struct SchemaScenario {
+    name: &'static str,
+    about: &'static str,
+    binding: &'static str,
+    expect: Expect,
+    drive: fn(&World, Workload) -> Driving,
+}
+
+/// `schema-migration`: the constructor as written (`PRAGMA user_version`).
+pub static SCHEMA_MIGRATION: SchemaScenario = SchemaScenario {
+    name: "schema-migration",
+    about:
+        "Schema Migration as written: PRAGMA user_version is not authorized, so the constructor throws on every start",
+    binding: "USERS",
+    expect: Expect::Defect,
+    drive: |w, wl| drive::<SchemaMigration>(w, "USERS", wl),
+};
+
+/// `schema-migration-fixed`: the version in a table, every pending migration run.
+pub static SCHEMA_MIGRATION_FIXED: SchemaScenario = SchemaScenario {
+    name: "schema-migration-fixed",
+    about: "Schema Migration fixed: version kept in a table, each migration advances it, in transactionSync",
+    binding: "USERS_FIXED",
+    expect: Expect::Pass,
+    drive: |w, wl| drive::<SchemaMigrationFixed>(w, "USERS_FIXED", wl),
+};
+
+/// Generated requests are placeholders; `drive` gives each its id and values.
+fn requests() -> BoxedStrategy<Value> {
+    prop_oneof![
+        3 => Just(json!({"add_user": {"id": 0, "name": "", "email": ""}})),
+        2 => Just(json!({"get_user": {"id": 0}})),
+    ]
+    .boxed()
+}
+
+fn user(id: i64) -> UsersCall {
+    UsersCall::AddUser { id, name: format!("user-{id}"), email: format!("user-{id}@example.com") }
+}
+
+/// Client `c`'s `n`-th `add_user` adds user `1000 (c + 1) + n`; a `get_user` reads the
+/// user the client added last (id 0, never added, before its first addition).
+fn complete(client: usize) -> Complete {
+    let mut last = 0i64;
+    Box::new(move |n, request| {
+        if request.get("add_user").is_some() {
+            last = 1000 * (client as i64 + 1) + n as i64;
+            serde_json::to_value(user(last)).unwrap_or(request)
+        } else {
+            json!({"get_user": {"id": last}})
+        }
+    })
+}
+
+fn drive<O: DurableObject<Request = UsersCall>>(world: &World, binding: &'static str, workload: Workload) -> Driving {
+    let world = world.clone();
+    let chaos_window_ms = SCHEMA_MIGRATION.shape().chaos_window_ms;
+    Box::pin(async move {
+        let ns = world.namespace::<O>(binding);
+        let id = ns.id_from_name("users");
+        run_clients(&world, &ns, &id, workload.clients, complete).await;
+        probe(&world, &ns, &id, chaos_window_ms, vec![user(PROBE_ID), UsersCall::GetUser { id: PROBE_ID }]).await;
+    })
+}
+
+impl Scenario for SchemaScenario {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn about(&self) -> &'static str {
+        self.about
+    }
+
+    fn expect(&self) -> Expect {
+        self.expect
+    }
+
+    fn shape(&self) -> Shape {
+        Shape { clients: (2, 3), calls: (3, 6), max_think_ms: 4, chaos_window_ms: 50 }
+    }
+
+    fn requests(&self) -> BoxedStrategy<Value> {
+        requests()
+    }
+
+    fn accepts(&self, request: &Value) -> Result<(), String> {
+        accepts::<SchemaMigration>(request)
+    }
+
+    fn drive(&self, world: World, workload: Workload) -> Driving {
+        (self.drive)(&world, workload)
+    }
+
+    fn check(&self, report: &RunReport) -> Vec<Violation> {
+        check_users(report, &format!("{}:users", self.binding))
+    }
+}
+
+fn check_users(report: &RunReport, label: &str) -> Vec<Violation> {
+    let mut found = Vec::new();
+    let mut say = |message: String| found.push(Violation { checker: "users".into(), message, at: report.sim_time });
+    let ops: Vec<_> = report.history.iter().filter(|o| o.object == label).collect();
+    // Each id is added at most once: the addition's op and what it wrote.
+    let mut added: BTreeMap<i64, (usize, User, bool)> = BTreeMap::new();
+    for op in &ops {
+        if let Ok(UsersCall::AddUser { id, name, email }) = serde_json::from_value::<UsersCall>(op.request.clone()) {
+            let acked = op.ok_value().is_some();
+            added.insert(id, (op.index, User { id, name: Some(name), email: Some(email) }, acked));
+        }
+    }
+    for op in &ops {
+        match &op.completion {
+            Completion::Ok { .. } => {}
+            Completion::Info { error } | Completion::Fail { error } if op.client == PROBE_CLIENT => say(format!(
+                "after the faults stopped, {} still failed ({}): no request can write and read users",
+                describe(op),
+                error_text(error)
+            )),
+            Completion::Pending if op.client == PROBE_CLIENT => {
+                say(format!("after the faults stopped, {} was never answered", describe(op)))
+            }
+            // The object's own code threw: not an injected fault.
+            Completion::Fail { error } => {
+                say(format!("{} failed ({}): users cannot be written or read", describe(op), error_text(error)))
+            }
+            Completion::Info { .. } | Completion::Pending => {}
+        }
+        let Ok(UsersCall::GetUser { id }) = serde_json::from_value::<UsersCall>(op.request.clone()) else { continue };
+        let Some(Ok(UsersReply::Found(read))) = op.ok_value().map(|v| serde_json::from_value::<UsersReply>(v.clone()))
+        else {
+            continue;
+        };
+        match (added.get(&id), read) {
+            (None, Some(u)) => say(format!("{} read user {u:?}, which no request added", describe(op))),
+            (Some((a, _, true)), None) => {
+                say(format!("{} found no user {id}, though its addition #{a} was acknowledged", describe(op)))
+            }
+            (Some((a, wrote, _)), Some(u)) if u != *wrote => {
+                say(format!("{} read {u:?}, but #{a} added {wrote:?}", describe(op)))
+            }
+            _ => {}
+        }
+    }
+    let rows = report.tables.get(label).and_then(|t| t.get("users")).cloned().unwrap_or_default();
+    let durable: BTreeMap<i64, &Value> = rows.iter().filter_map(|r| Some((r.get("id")?.as_i64()?, r))).collect();
+    for (id, (a, wrote, acked)) in &added {
+        if !acked {
+            continue;
+        }
+        match durable.get(id) {
+            None => say(format!("user {id}, whose addition #{a} was acknowledged, is not in the durable users table")),
+            Some(row) if row.get("email").and_then(Value::as_str) != wrote.email.as_deref() => {
+                say(format!("user {id} (#{a}) is durable as {row}, not with the email it was added with"))
+            }
+            _ => {}
+        }
+    }
+    found
+}
