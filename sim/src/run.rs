@@ -177,11 +177,7 @@ fn finish(world: &World) -> RunReport {
         o.check_coalescing("at the end of the run");
     }
     let durable = objects.iter().map(|o| (o.label.clone(), o.durable_kv())).collect();
-    let tables = objects
-        .iter()
-        .map(|o| (o.label.clone(), o.durable_tables()))
-        .filter(|(_, t)| !t.is_empty())
-        .collect();
+    let tables = objects.iter().map(|o| (o.label.clone(), o.durable_tables())).filter(|(_, t)| !t.is_empty()).collect();
     let alarms_set = objects.iter().filter_map(|o| o.persisted_alarm().map(|t| (o.label.clone(), t))).collect();
     let trace = std::mem::take(&mut *world.0.trace.borrow_mut());
     let (_, trace_hash) = render_trace(&trace);
