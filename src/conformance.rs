@@ -337,6 +337,7 @@ impl Workerd {
     /// Starts workerd with `tests/workerd/config.capnp` on 127.0.0.1 (a port the kernel
     /// picks, read from the control descriptor) and fresh storage; waits until it answers.
     pub fn start(bin: &Path) -> Result<Workerd, String> {
+        sweep_stale_folders();
         let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let dir = std::env::temp_dir().join(format!("dosim-conformance.{}.{nonce}", std::process::id()));
         std::fs::create_dir_all(dir.join("storage")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -428,6 +429,23 @@ impl Drop for Workerd {
             let _ = self.child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes the folders of earlier runs whose process is gone (killed by a signal, so its
+/// drop guard never ran; workerd itself died with it).
+fn sweep_stale_folders() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("dosim-conformance.").and_then(|r| r.split('.').next()) else { continue };
+        let Ok(pid) = pid.parse::<i32>() else { continue };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone =
+            unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
