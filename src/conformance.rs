@@ -15,7 +15,7 @@
 //! folder, once), started on a loopback port the kernel picks, and stopped on every way
 //! out ([`Workerd`] is a drop guard; on Linux it also dies with its parent).
 
-use crate::models::script::{error_json, Call, Program, Script, ScriptCall, BINDING};
+use crate::models::script::{error_json, Call, Program, Script, ScriptCall, Step, BINDING};
 use crate::sim::{FaultPolicy, SimConfig, World};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -116,6 +116,14 @@ pub fn load_programs(dir: &Path) -> Result<Vec<Program>, String> {
     for p in &programs {
         if !seen.insert(p.id.clone()) {
             return Err(format!("program id {:?} is used twice", p.id));
+        }
+        let mut steps: Vec<&Step> =
+            p.calls.iter().flat_map(|c| c.steps.iter().chain(c.alarm.iter().flatten())).collect();
+        while let Some(s) = steps.pop() {
+            if s.wait == Some(false) && !s.may_skip_await() {
+                return Err(format!("{}: only storage steps may be left un-awaited, not {:?}", p.id, s.op));
+            }
+            steps.extend(s.steps.iter().flatten());
         }
         if p.concurrent.as_ref().is_some_and(|c| c.copies < 2) {
             return Err(format!("{}: concurrent copies must be at least 2", p.id));

@@ -167,6 +167,17 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>
     Value::deserialize(d).map(Some)
 }
 
+impl Step {
+    /// Whether `"await": false` is allowed: storage calls only (they take effect when
+    /// made); a closure or a timer that nobody awaits would run on one side only.
+    pub fn may_skip_await(&self) -> bool {
+        matches!(
+            self.op,
+            Op::Get | Op::Put | Op::Delete | Op::List | Op::DeleteAll | Op::SetAlarm | Op::GetAlarm | Op::DeleteAlarm
+        )
+    }
+}
+
 /// What a call asks of a [`Script`] object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScriptCall {
@@ -609,7 +620,7 @@ fn sql(state: &State, s: &Step) -> Result<Value> {
     let bindings = s.bindings.iter().flatten().map(binding).collect::<Result<Vec<_>>>()?;
     let mut cursor = state.storage().sql().exec(query, &bindings)?;
     let mut r = Map::new();
-    if let Some(n) = s.take {
+    if let Some(n) = s.take.filter(|n| *n > 0) {
         let taken: Vec<Value> = (0..n).map(|_| cursor.next_row().map_or(json!("done"), |row| sql_row(&row))).collect();
         r.insert("taken".into(), Value::Array(taken));
     }

@@ -97,7 +97,7 @@ export class Script extends DurableObject {
   async alarm(info) {
     const out = [];
     this.alarmLog.push({ retry_count: info.retryCount, results: out });
-    await this.exec(this.alarmSteps, out, { txn: null, name: null, info, reg: { last: null } });
+    await this.exec(this.alarmSteps, out, { txn: null, name: "", info, reg: { last: null } });
   }
 
   async exec(steps, out, frame) {
