@@ -99,3 +99,4 @@ pub use dosim_sim as sim;
 
 pub mod chrome;
 pub mod cli;
+pub mod conformance;

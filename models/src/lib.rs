@@ -12,6 +12,7 @@
 //! | [`optimized_write`] | `OptimizedWrite`            | Safe Counter / Optimized Write as written (`undefined + 1`) |
 //! | [`js`]              |                             | JavaScript values and behaviours the faithful ports need  |
 //! | [`flaky_alarm`]     | `FlakyAlarm`                | An alarm handler that fails a chosen number of times      |
+//! | [`script`]          | `Script`                    | Runs a storage program (differential runs against workerd) |
 
 pub mod counter;
 pub mod flaky_alarm;
@@ -22,6 +23,7 @@ pub mod racy_counter;
 pub mod rate_limiter;
 pub mod safe_counter;
 pub mod schema_migration;
+pub mod script;
 
 pub use counter::Counter;
 pub use flaky_alarm::FlakyAlarm;
@@ -31,3 +33,4 @@ pub use racy_counter::RacyCounter;
 pub use rate_limiter::{RateLimiter, RateLimiterFixed};
 pub use safe_counter::SafeCounter;
 pub use schema_migration::{SchemaMigration, SchemaMigrationFixed};
+pub use script::Script;

@@ -1,7 +1,8 @@
-//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`. Exit codes: 0 all
+//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`, `conformance`. Exit codes: 0 all
 //! as expected, 1 a violation was found, 2 bad usage or bad input (with a message saying
 //! what was wrong).
 
+mod conformance;
 mod fuzz;
 mod replay;
 
@@ -36,6 +37,8 @@ enum Command {
     Shrink(replay::ShrinkArgs),
     /// Run scenarios over many seeds.
     Fuzz(fuzz::FuzzArgs),
+    /// Run the storage programs on dosim and on workerd (needs Node.js) and compare.
+    Conformance(conformance::ConformanceArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -104,6 +107,7 @@ pub fn main() -> i32 {
         Command::Replay(a) => replay::replay(&a),
         Command::Shrink(a) => replay::shrink(&a),
         Command::Fuzz(a) => fuzz::fuzz(&a),
+        Command::Conformance(a) => conformance::conformance(&a),
     }
 }
 

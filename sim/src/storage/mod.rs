@@ -507,7 +507,14 @@ impl Storage {
                 // Always a confirmed write, whatever the options (do-semantics §4.6).
                 Backend::Sqlite => {
                     let delete_alarm = c.world.config().delete_all_deletes_alarm;
-                    c.sqlite_write(true, |s| s.reset_database(delete_alarm)).map(drop)
+                    let r = c.sqlite_write(true, |s| s.reset_database(delete_alarm)).map(drop);
+                    // workerd resets the database itself, outside the implicit transaction:
+                    // the deletion is durable at once, and a reset right after it cannot
+                    // undo it (differential program `abort-delete-all-lost`).
+                    if r.is_ok() {
+                        c.commit_open();
+                    }
+                    r
                 }
                 Backend::Kv => {
                     kv_ops::delete_everything(c);
