@@ -1,5 +1,5 @@
 //! JavaScript behaviour the faithful ports need and Rust does not have: a number that may
-//! be `undefined` or `NaN`, and a constructor that throws.
+//! be `undefined` or `NaN`, a constructor that throws, and a property read off `undefined`.
 
 use dosim_sim::{Error, State};
 use serde::de::{self, Deserializer};
@@ -70,6 +70,33 @@ impl<'de> Deserialize<'de> for JsNumber {
 /// the error and rethrows it from each event through `abort`, which has those effects.
 pub fn constructor_threw(state: &State, error: &Error) -> Error {
     state.abort(Some(&error.message))
+}
+
+/// Which port of a pattern an object is: the original as received, or the original with
+/// only the errors the runtime raises for it patched (so the defects of its design show).
+pub trait Port: 'static {
+    /// Patched: `this.sql` is assigned and the tables the code uses are created.
+    const PATCHED: bool;
+}
+
+/// The original, as received.
+pub struct Faithful;
+
+/// The original with its runtime errors patched and its logic kept.
+pub struct Patched;
+
+impl Port for Faithful {
+    const PATCHED: bool = false;
+}
+
+impl Port for Patched {
+    const PATCHED: bool = true;
+}
+
+/// What V8 throws when code reads `property` off `undefined` (`this.sql.exec` when
+/// `this.sql` was never assigned). A `TypeError` is a usage error in dosim's kinds.
+pub fn undefined_property(property: &str) -> Error {
+    Error::usage(format!("Cannot read properties of undefined (reading '{property}')"))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! | [`js`]              |                             | JavaScript values and behaviours the faithful ports need  |
 //! | [`flaky_alarm`]     | `FlakyAlarm`                | An alarm handler that fails a chosen number of times      |
 //! | [`script`]          | `Script`                    | Runs a storage program (differential runs against workerd) |
+//! | [`batch_processing`]| `BatchProcessor`, `FixedBatchProcessor` | Batch Processing with Alarms: a 5 s alarm inserts the queued items |
 
 pub mod counter;
 pub mod flaky_alarm;
@@ -24,6 +25,9 @@ pub mod rate_limiter;
 pub mod safe_counter;
 pub mod schema_migration;
 pub mod script;
+
+// patterns B
+pub mod batch_processing;
 
 pub use counter::Counter;
 pub use flaky_alarm::FlakyAlarm;

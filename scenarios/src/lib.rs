@@ -16,6 +16,8 @@
 //! | [`rate_limiter`]     | `rate-limiter`, `rate-limiter-fixed`                      |
 //! | [`initialization`]   | `initialization`                                          |
 //! | [`optimized_write`]  | `optimized-write`, `optimized-write-fixed`                |
+//! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`)               |
+//! | [`evidence`]         | driving with retries, and the causes violations cite      |
 
 pub mod alarm_retry;
 mod clients;
@@ -29,6 +31,10 @@ pub mod regression;
 pub mod schema_migration;
 pub mod shrink;
 pub mod workload;
+
+// patterns B
+pub mod batch_processing;
+pub mod evidence;
 
 use dosim_sim::{RunReport, Violation, World};
 use proptest::strategy::BoxedStrategy;
@@ -88,6 +94,10 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &initialization::INITIALIZATION,
         &optimized_write::OPTIMIZED_WRITE,
         &optimized_write::OPTIMIZED_WRITE_FIXED,
+        // patterns B
+        &batch_processing::BATCH_PROCESSING,
+        &batch_processing::BATCH_PROCESSING_PATCHED,
+        &batch_processing::BATCH_PROCESSING_FIXED,
     ];
     ALL
 }

@@ -86,6 +86,13 @@ impl Outcome {
                 m
             }),
             durable: r.durable.clone(),
+            tables: r
+                .tables
+                .iter()
+                .map(|(label, tables)| {
+                    (label.clone(), tables.iter().map(|(t, rows)| (t.clone(), rows.len())).collect())
+                })
+                .collect(),
             durable_digest: format!("{:016x}", h.finish()),
             sim_time_ms: r.sim_time.as_millis(),
             verdict: self.verdict(),
@@ -130,6 +137,9 @@ pub struct Summary {
     pub alarm_attempts: BTreeMap<String, u64>,
     /// Committed state per object.
     pub durable: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Committed SQL tables per object: rows per table (absent when no object has any).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, BTreeMap<String, usize>>,
     /// Hash of the committed state.
     pub durable_digest: String,
     /// Simulated time at the end.
