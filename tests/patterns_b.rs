@@ -3,7 +3,7 @@
 //! that reproduces it with the cause in its trace; each fixed port (and each port that is
 //! right as written) passes a stated number of seeds.
 
-use dosim::scenarios::{self, check, Scenario, Verdict};
+use dosim::scenarios::{self, check, Outcome, Scenario, Verdict};
 use dosim::sim::SimConfig;
 use std::process::{Command, Output};
 
@@ -20,6 +20,14 @@ fn dosim(args: &[&str]) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The first seed below the budget whose run has a violation containing `defect`.
+fn first_seed_with(s: &'static dyn Scenario, config: fn(u64) -> SimConfig, defect: &str) -> Outcome {
+    (0..DEFECT_BUDGET)
+        .map(|seed| check(s, config(seed)))
+        .find(|o| o.violations.iter().any(|v| v.message.contains(defect)))
+        .unwrap_or_else(|| panic!("{}: no violation mentioning {defect:?} in {DEFECT_BUDGET} seeds", s.name()))
 }
 
 /// The defect is found in-process, the CLI's fuzz run reports the same first failing seed
@@ -90,4 +98,58 @@ fn batch_processing_patched_loses_acknowledged_items_to_a_crash() {
 #[test]
 fn batch_processing_fixed_processes_every_acknowledged_item_exactly_once() {
     holds("batch-processing-fixed", 300, SimConfig::new);
+}
+
+// --- Parent-Child Coordination ----------------------------------------------------------
+
+#[test]
+fn parent_child_as_written_fails_every_create_and_list() {
+    caught("parent-child", "TypeError: Cannot read properties of undefined (reading 'exec')", &["fail #"]);
+    let o = first_seed_with(scenario("parent-child"), SimConfig::new, "listDocuments calls failed");
+    assert!(o.violations.iter().any(|v| v.message.contains("createDocument calls failed")), "{:?}", o.violations);
+}
+
+#[test]
+fn parent_child_patched_leaves_orphans_and_duplicates() {
+    // A create whose parent crashed after the child was initialized: an orphan child.
+    caught("parent-child-patched", "orphan", &["CRASH"]);
+    // A create whose reply was lost, retried: the same name listed twice.
+    let s = scenario("parent-child-patched");
+    let dup = first_seed_with(s, SimConfig::new, "each made a document");
+    let text = dup.report.trace_text();
+    assert!(text.contains("Network connection lost"), "the duplicate's trace shows no lost reply:\n{text}");
+}
+
+#[test]
+fn parent_child_fixed_lists_only_initialized_children_once_and_leaves_no_orphan() {
+    holds("parent-child-fixed", 200, SimConfig::new);
+}
+
+#[test]
+fn the_checkers_find_objects_by_the_runtimes_ids_and_labels() {
+    // The parent-child checker derives child labels itself; they must be the runtime's.
+    use dosim::scenarios::evidence::{id_hex, label_of};
+    use dosim::sim::{run, Backend, World};
+    struct Nop;
+    #[dosim::sim::async_trait(?Send)]
+    impl dosim::sim::DurableObject for Nop {
+        type Request = ();
+        type Response = ();
+        fn new(_: dosim::sim::State, _: dosim::sim::Env) -> Self {
+            Nop
+        }
+        async fn call(&self, _: ()) -> dosim::sim::Result<()> {
+            Ok(())
+        }
+    }
+    let r = run(SimConfig::new(1), |world: World| async move {
+        let names = ["ws", &format!("{}:5f0c9a1e-0000-4000-8000-000000000000", "ab".repeat(32))];
+        for name in names {
+            let ns = world.namespace_with::<Nop>("DOCUMENT", Backend::Sqlite);
+            let id = ns.id_from_name(name);
+            assert_eq!(id.hex(), id_hex("DOCUMENT", name));
+            assert_eq!(ns.get(&id).label(), label_of("DOCUMENT", name));
+        }
+    });
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
 }

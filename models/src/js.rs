@@ -1,7 +1,8 @@
 //! JavaScript behaviour the faithful ports need and Rust does not have: a number that may
-//! be `undefined` or `NaN`, a constructor that throws, and a property read off `undefined`.
+//! be `undefined` or `NaN`, a constructor that throws, a property read off `undefined`,
+//! and `crypto.randomUUID()`.
 
-use dosim_sim::{Error, State};
+use dosim_sim::{Error, ObjectId, State};
 use serde::de::{self, Deserializer};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
@@ -97,6 +98,17 @@ impl Port for Patched {
 /// `this.sql` was never assigned). A `TypeError` is a usage error in dosim's kinds.
 pub fn undefined_property(property: &str) -> Error {
     Error::usage(format!("Cannot read properties of undefined (reading '{property}')"))
+}
+
+/// `crypto.randomUUID()`, drawn from the namespace's `new_unique_id()` so that the seed
+/// fixes it: the id's first 32 hex digits, shaped as a version-4 UUID.
+pub fn random_uuid(source: &ObjectId) -> String {
+    let mut hex: Vec<char> = source.hex().chars().take(32).collect();
+    hex[12] = '4';
+    let variant = hex[16].to_digit(16).unwrap_or(0);
+    hex[16] = char::from_digit((variant & 0x3) | 0x8, 16).unwrap_or('8');
+    let s: String = hex.into_iter().collect();
+    format!("{}-{}-{}-{}-{}", &s[0..8], &s[8..12], &s[12..16], &s[16..20], &s[20..32])
 }
 
 #[cfg(test)]

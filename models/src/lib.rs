@@ -14,6 +14,7 @@
 //! | [`flaky_alarm`]     | `FlakyAlarm`                | An alarm handler that fails a chosen number of times      |
 //! | [`script`]          | `Script`                    | Runs a storage program (differential runs against workerd) |
 //! | [`batch_processing`]| `BatchProcessor`, `FixedBatchProcessor` | Batch Processing with Alarms: a 5 s alarm inserts the queued items |
+//! | [`parent_child`]    | `Workspace` + `Document`, `Fixed…` | Parent-Child Coordination: a parent creates and lists child objects |
 
 pub mod counter;
 pub mod flaky_alarm;
@@ -28,6 +29,7 @@ pub mod script;
 
 // patterns B
 pub mod batch_processing;
+pub mod parent_child;
 
 pub use counter::Counter;
 pub use flaky_alarm::FlakyAlarm;

@@ -1,10 +1,12 @@
 //! What the pattern scenarios share: a driver whose clients turn abstract workload steps
 //! into concrete requests (unique names per call, retries on indeterminate errors), and
-//! the evidence a violation message cites (crashes, alarm runs).
+//! the evidence a violation message cites (the object's own errors, crashes, alarm runs).
 
 use crate::workload::{Driving, Workload};
-use dosim_sim::{Backend, DurableObject, Op, RunReport, SimTime, World};
+use dosim_sim::trace::Fnv64;
+use dosim_sim::{Backend, DurableObject, Error, ErrorKind, Op, RunReport, SimTime, World};
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Turns workload step `step` of client `client` (its `call`-th) into a request.
@@ -57,6 +59,26 @@ where
             let _ = t.await;
         }
     })
+}
+
+/// `n` and the noun for it: `1 item`, `2 items`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Whether `e` was thrown by the object's own code (or by a storage call it made), so a
+/// retry would meet it again; resets, lost connections and overload are the runtime's.
+pub(crate) fn own_error(e: &Error) -> bool {
+    matches!(e.kind, ErrorKind::App | ErrorKind::Usage | ErrorKind::Storage)
+}
+
+/// How a call ended, in a few words.
+pub(crate) fn outcome(op: &Op) -> String {
+    match (&op.ok_value(), op.error()) {
+        (Some(v), _) => format!("acknowledged ({v})"),
+        (None, Some(e)) => format!("{} ({:?}: {})", op.completion.label(), e.kind, e.message),
+        (None, None) => "never answered".into(),
+    }
 }
 
 /// The calls made to the object labelled `label`.
@@ -119,4 +141,30 @@ pub(crate) fn story_since(report: &RunReport, label: &str, since: SimTime) -> St
         told.push(format!("{} more events", events.len() - SHOWN));
     }
     format!("after it, {}", told.join("; "))
+}
+
+/// The 64 hex digits of `idFromName(name)` in namespace `binding`. This mirrors
+/// `Namespace::id_from_name` (the checkers run after the run, with no namespace at hand);
+/// a test compares the two.
+pub fn id_hex(binding: &str, name: &str) -> String {
+    let mut hex = String::with_capacity(64);
+    for salt in 0u8..4 {
+        let mut h = Fnv64::default();
+        h.write(&[salt]);
+        h.write(binding.as_bytes());
+        h.write(&[0]);
+        h.write(name.as_bytes());
+        let _ = write!(hex, "{:016x}", h.finish());
+    }
+    hex
+}
+
+/// The label the report files object `idFromName(name)` of `binding` under (mirrors the
+/// namespace's labels; a test compares the two).
+pub fn label_of(binding: &str, name: &str) -> String {
+    if name.len() <= 24 && !name.contains(char::is_whitespace) {
+        format!("{binding}:{name}")
+    } else {
+        format!("{binding}:#{}", &id_hex(binding, name)[..8])
+    }
 }

@@ -17,6 +17,7 @@
 //! | [`initialization`]   | `initialization`                                          |
 //! | [`optimized_write`]  | `optimized-write`, `optimized-write-fixed`                |
 //! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`)               |
+//! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`)                   |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
 
 pub mod alarm_retry;
@@ -35,6 +36,7 @@ pub mod workload;
 // patterns B
 pub mod batch_processing;
 pub mod evidence;
+pub mod parent_child;
 
 use dosim_sim::{RunReport, Violation, World};
 use proptest::strategy::BoxedStrategy;
@@ -98,6 +100,9 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &batch_processing::BATCH_PROCESSING,
         &batch_processing::BATCH_PROCESSING_PATCHED,
         &batch_processing::BATCH_PROCESSING_FIXED,
+        &parent_child::PARENT_CHILD,
+        &parent_child::PARENT_CHILD_PATCHED,
+        &parent_child::PARENT_CHILD_FIXED,
     ];
     ALL
 }
