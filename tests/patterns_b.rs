@@ -153,3 +153,17 @@ fn the_checkers_find_objects_by_the_runtimes_ids_and_labels() {
     });
     assert!(r.violations.is_empty(), "{:?}", r.violations);
 }
+
+// --- Write Coalescing -------------------------------------------------------------------
+
+#[test]
+fn write_coalescing_as_written_counts_nan_and_refuses_begin() {
+    caught("write-coalescing", "NaN", &["ok #"]);
+    let o = first_seed_with(scenario("write-coalescing"), SimConfig::new, "To execute a transaction, please use");
+    assert!(o.violations.iter().any(|v| v.message.contains("batchUpdate calls failed")), "{:?}", o.violations);
+}
+
+#[test]
+fn write_coalescing_fixed_counts_every_action_and_stores_whole_batches() {
+    holds("write-coalescing-fixed", 300, SimConfig::new);
+}

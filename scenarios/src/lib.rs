@@ -18,6 +18,7 @@
 //! | [`optimized_write`]  | `optimized-write`, `optimized-write-fixed`                |
 //! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`)               |
 //! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`)                   |
+//! | [`write_coalescing`] | `write-coalescing`, `write-coalescing-fixed`              |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
 
 pub mod alarm_retry;
@@ -37,6 +38,7 @@ pub mod workload;
 pub mod batch_processing;
 pub mod evidence;
 pub mod parent_child;
+pub mod write_coalescing;
 
 use dosim_sim::{RunReport, Violation, World};
 use proptest::strategy::BoxedStrategy;
@@ -103,6 +105,8 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &parent_child::PARENT_CHILD,
         &parent_child::PARENT_CHILD_PATCHED,
         &parent_child::PARENT_CHILD_FIXED,
+        &write_coalescing::WRITE_COALESCING,
+        &write_coalescing::WRITE_COALESCING_FIXED,
     ];
     ALL
 }
