@@ -167,3 +167,29 @@ fn write_coalescing_as_written_counts_nan_and_refuses_begin() {
 fn write_coalescing_fixed_counts_every_action_and_stores_whole_batches() {
     holds("write-coalescing-fixed", 300, SimConfig::new);
 }
+
+// --- Cleanup ----------------------------------------------------------------------------
+
+fn without_flag(seed: u64) -> SimConfig {
+    SimConfig { delete_all_deletes_alarm: false, ..SimConfig::new(seed) }
+}
+
+#[test]
+fn cleanup_as_written_holds_with_and_without_delete_all_deleting_the_alarm() {
+    holds("cleanup", 300, SimConfig::new);
+    holds("cleanup", 200, without_flag);
+}
+
+#[test]
+fn the_cleanup_invariant_catches_an_alarm_that_survives() {
+    // Without deleteAlarm(), and on a compatibility date where deleteAll() keeps the alarm,
+    // an alarm armed before an acknowledged cleanup fires after it.
+    let s: &'static dyn Scenario = &scenarios::cleanup::CLEANUP_DELETE_ALL_ONLY;
+    let o = first_seed_with(s, without_flag, "fired at");
+    assert!(o.violations.iter().all(|v| v.checker == "cleanup"), "{:?}", o.violations);
+    // Under the flag dosim enables by default, deleteAll() alone is enough.
+    for seed in 0..100 {
+        let o = check(s, SimConfig::new(seed));
+        assert_eq!(o.verdict(), Verdict::Pass, "seed {seed}: {:?}", o.violations);
+    }
+}

@@ -16,6 +16,7 @@
 //! | [`batch_processing`]| `BatchProcessor`, `FixedBatchProcessor` | Batch Processing with Alarms: a 5 s alarm inserts the queued items |
 //! | [`parent_child`]    | `Workspace` + `Document`, `Fixed…` | Parent-Child Coordination: a parent creates and lists child objects |
 //! | [`write_coalescing`]| `Metrics`, `FixedMetrics`   | Write Coalescing: `updateMetrics`, `batchUpdate`         |
+//! | [`cleanup`]         | `Cleanup`                   | Cleanup: `deleteAlarm()`, then `deleteAll()` (right as written) |
 
 pub mod counter;
 pub mod flaky_alarm;
@@ -30,6 +31,7 @@ pub mod script;
 
 // patterns B
 pub mod batch_processing;
+pub mod cleanup;
 pub mod parent_child;
 pub mod write_coalescing;
 

@@ -19,6 +19,7 @@
 //! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`)               |
 //! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`)                   |
 //! | [`write_coalescing`] | `write-coalescing`, `write-coalescing-fixed`              |
+//! | [`cleanup`]          | `cleanup` (right as written: a negative control)          |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
 
 pub mod alarm_retry;
@@ -36,6 +37,7 @@ pub mod workload;
 
 // patterns B
 pub mod batch_processing;
+pub mod cleanup;
 pub mod evidence;
 pub mod parent_child;
 pub mod write_coalescing;
@@ -107,6 +109,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &parent_child::PARENT_CHILD_FIXED,
         &write_coalescing::WRITE_COALESCING,
         &write_coalescing::WRITE_COALESCING_FIXED,
+        &cleanup::CLEANUP,
     ];
     ALL
 }
