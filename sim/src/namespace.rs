@@ -118,17 +118,19 @@ impl<O: DurableObject> Namespace<O> {
         Stub { ns: self.clone(), id: id.clone(), broken: Rc::default() }
     }
 
+    /// How traces and reports name the object `id`: `BINDING:name`, or `BINDING:#hex8`.
+    fn label_of(&self, id: &ObjectId) -> String {
+        match id.name() {
+            Some(n) if n.len() <= 24 && !n.contains(char::is_whitespace) => format!("{}:{n}", self.inner.binding),
+            _ => format!("{}:#{}", self.inner.binding, &id.hex[..8]),
+        }
+    }
+
     fn host(&self, id: &ObjectId) -> Result<Rc<ObjectCore>> {
         if let Some(core) = self.inner.hosts.borrow().get(&id.hex) {
             return Ok(core.clone());
         }
-        let label = match id.name() {
-            Some(n) if n.len() <= 24 && !n.contains(char::is_whitespace) => {
-                format!("{}:{n}", self.inner.binding)
-            }
-            _ => format!("{}:#{}", self.inner.binding, &id.hex[..8]),
-        };
-        let core = ObjectCore::new(&self.inner.world, label, self.inner.backend)?;
+        let core = ObjectCore::new(&self.inner.world, self.label_of(id), self.inner.backend)?;
         *core.alarm_driver.borrow_mut() = Some(alarm_driver::<O>(id.clone()));
         *core.socket_driver.borrow_mut() = Some(socket_driver::<O>(id.clone()));
         self.inner.hosts.borrow_mut().insert(id.hex.clone(), core.clone());
@@ -168,7 +170,7 @@ impl<O: DurableObject> Stub<O> {
 
     /// The label the trace and history use for the target object.
     pub fn label(&self) -> String {
-        self.ns.host(&self.id).map(|c| c.label.clone()).unwrap_or_else(|_| self.id.hex.clone())
+        self.ns.label_of(&self.id)
     }
 
     /// Calls the object: latency, delivery through the input gate, the handler, the
@@ -182,7 +184,6 @@ impl<O: DurableObject> Stub<O> {
             return Err(e);
         }
         let world = self.ns.inner.world.clone();
-        let core = self.ns.host(&self.id)?;
         // From inside an object, an outgoing call waits for the caller's output gate: it
         // leaves only once the writes made before it are durable (§2.3).
         if let Some(caller) = crate::strand::current_object() {
@@ -197,9 +198,11 @@ impl<O: DurableObject> Stub<O> {
         let there = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
         world.sleep(Duration::from_millis(there)).await;
         if refused {
-            world.trace(&core.label, format!("{what} refused before delivery (injected)"));
+            world.trace("world", format!("{what} to {} refused before delivery (injected)", self.label()));
             return Err(Error::network_lost());
         }
+        // The object exists for the runtime once a call reaches it.
+        let core = self.ns.host(&self.id)?;
         if reset {
             let delay = world.decide().between(0, 2);
             let (target, w) = (Rc::downgrade(&core), world.clone());

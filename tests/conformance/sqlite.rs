@@ -508,7 +508,7 @@ fn t49b_an_unconfirmed_put_then_sql_needs_the_output_gate() {
     assert_eq!(value(&r, "t49b"), &json!("done"));
     assert_eq!(r.stats.held_responses, 2, "create's reply, then t49b's");
     let held = line_index(&r, "until batch #2 is durable");
-    let commit = line_index(&r, "commit batch #2 (1 writes: foo)");
+    let commit = line_index(&r, "commit batch #2 (2 writes: foo, (sql))");
     assert!(held.is_some() && held < commit, "{}", r.trace_text());
     assert_eq!(r.tables[LABEL]["t"], [json!({"x": 2})]);
     assert_eq!(durable(&r), json!({"foo": "bar"}));

@@ -55,7 +55,7 @@ impl Sql {
         }
         if wrote.get() {
             if let Store::Sqlite(s) = &mut *core.store.borrow_mut() {
-                s.touch_sql();
+                s.touch_user_sql();
             }
             // SQL writes are always confirmed (do-semantics §2.2).
             core.note_write(true);

@@ -29,12 +29,15 @@ pub(crate) struct Batch {
     pub explicit: bool,
     /// Some SQL (not KV) statement wrote in it.
     pub sql_touched: bool,
+    /// The object's own SQL statements wrote in it.
+    pub user_sql: bool,
 }
 
 impl Batch {
-    /// Keys written, for trace lines.
+    /// Keys written, for trace lines (SQL statements show as one `(sql)` entry).
     pub fn keys(&self) -> Vec<String> {
-        self.writes
+        let mut keys: Vec<String> = self
+            .writes
             .iter()
             .map(|w| match w {
                 Write::Put(k, _) | Write::Delete(k) => key_text(k),
@@ -42,7 +45,11 @@ impl Batch {
                 Write::Alarm(Some(t)) => format!("(alarm {t}ms)"),
                 Write::Alarm(None) => "(alarm deleted)".to_owned(),
             })
-            .collect()
+            .collect();
+        if self.user_sql {
+            keys.push("(sql)".to_owned());
+        }
+        keys
     }
 
     /// The alarm this batch leaves behind, if it changes it.
@@ -148,6 +155,14 @@ impl SqliteStore {
     fn log(&mut self, w: Write) {
         if let Some(b) = self.open.as_mut() {
             b.writes.push(w);
+        }
+    }
+
+    /// Marks the open batch as holding the object's own SQL writes.
+    pub fn touch_user_sql(&mut self) {
+        self.touch_sql();
+        if let Some(b) = self.open.as_mut() {
+            b.user_sql = true;
         }
     }
 
