@@ -38,7 +38,7 @@ impl Sql {
             let (conn, guard) = s.sql_parts();
             let mut before_write = || -> Result<()> {
                 if s.open_batch().is_none() && !began.get() {
-                    conn.execute_batch("BEGIN")?;
+                    conn.prepare_cached("BEGIN")?.execute([])?;
                     began.set(true);
                 }
                 wrote.set(true);

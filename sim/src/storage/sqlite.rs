@@ -106,7 +106,12 @@ impl SqliteStore {
             shadow: BTreeMap::new(),
             sql_digest: 0,
         };
-        store.sql_digest = store.digest_sql_tables()?;
+        // Every fresh database has the same (empty) tables: digest them once per process.
+        static FRESH_DIGEST: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        store.sql_digest = match FRESH_DIGEST.get() {
+            Some(d) => *d,
+            None => *FRESH_DIGEST.get_or_init(|| store.digest_sql_tables().unwrap_or(0)),
+        };
         Ok(store)
     }
 
@@ -145,7 +150,7 @@ impl SqliteStore {
         if self.open.is_some() {
             return Ok(None);
         }
-        self.conn.execute_batch("BEGIN")?;
+        control(&self.conn, "BEGIN")?;
         let no = self.next_batch;
         self.next_batch += 1;
         self.open = Some(Batch { no, ..Default::default() });
@@ -194,7 +199,11 @@ impl SqliteStore {
     /// Returns the number of a batch this write opened.
     pub fn put_all(&mut self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Option<u64>> {
         let new = self.begin()?;
-        self.conn.execute_batch("SAVEPOINT _cf_put")?;
+        // One statement is atomic by itself: only a multi-entry put needs the savepoint.
+        let savepoint = entries.len() > 1;
+        if savepoint {
+            control(&self.conn, "SAVEPOINT _cf_put")?;
+        }
         let res = (|| -> rusqlite::Result<()> {
             let mut st = self.conn.prepare_cached("INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?1, ?2)")?;
             for (k, v) in entries {
@@ -204,14 +213,19 @@ impl SqliteStore {
         })();
         match res {
             Ok(()) => {
-                self.conn.execute_batch("RELEASE _cf_put")?;
+                if savepoint {
+                    control(&self.conn, "RELEASE _cf_put")?;
+                }
                 for (k, v) in entries {
                     self.log(Write::Put(k.clone(), v.clone()));
                 }
                 Ok(new)
             }
             Err(e) => {
-                self.conn.execute_batch("ROLLBACK TO _cf_put; RELEASE _cf_put")?;
+                if savepoint {
+                    control(&self.conn, "ROLLBACK TO _cf_put")?;
+                    control(&self.conn, "RELEASE _cf_put")?;
+                }
                 Err(sql_error(e))
             }
         }
@@ -347,7 +361,7 @@ impl SqliteStore {
             Some(b) if !b.explicit && self.savepoints.is_empty() => {}
             _ => return Ok(None),
         }
-        self.conn.execute_batch("COMMIT").map_err(sql_error)?;
+        control(&self.conn, "COMMIT").map_err(sql_error)?;
         let batch = self.open.take().expect("checked above");
         self.absorb(&batch)?;
         Ok(Some(batch))
@@ -380,7 +394,7 @@ impl SqliteStore {
             // A critical SQL error already made SQLite roll the transaction back.
             return Some(batch);
         }
-        if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+        if let Err(e) = control(&self.conn, "ROLLBACK") {
             // Rolling back an open in-memory transaction cannot fail short of a SQLite bug;
             // say so loudly rather than carry on over a half-state.
             panic!("dosim: SQLite ROLLBACK failed: {e}");
@@ -469,6 +483,12 @@ impl SqliteStore {
         }
         Ok(h.finish())
     }
+}
+
+/// Runs a transaction-control statement through the statement cache (parsed once per
+/// connection, not on every batch).
+fn control(conn: &Connection, sql: &'static str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 /// A SQLite error in workerd's words: SQLite's message, then the code's name.
