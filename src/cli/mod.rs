@@ -1,7 +1,8 @@
-//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`. Exit codes: 0 all
+//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`, `bench`. Exit codes: 0 all
 //! as expected, 1 a violation was found, 2 bad usage or bad input (with a message saying
 //! what was wrong).
 
+mod bench;
 mod fuzz;
 mod replay;
 
@@ -36,6 +37,8 @@ enum Command {
     Shrink(replay::ShrinkArgs),
     /// Run scenarios over many seeds.
     Fuzz(fuzz::FuzzArgs),
+    /// Measure how fast dosim explores, against baselines timed in the same run.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -104,6 +107,7 @@ pub fn main() -> i32 {
         Command::Replay(a) => replay::replay(&a),
         Command::Shrink(a) => replay::shrink(&a),
         Command::Fuzz(a) => fuzz::fuzz(&a),
+        Command::Bench(a) => bench::bench(&a),
     }
 }
 
