@@ -164,10 +164,15 @@ pub struct Pieces {
 pub struct FixedCost {
     /// Timings per workload size.
     pub sizes: Vec<SizeFigures>,
-    /// Intercept of time = fixed + per_call × calls (least squares, one fit per repetition).
+    /// Intercept of time = fixed + per_call × calls, least squares weighted by 1/time² (so
+    /// every size counts by its relative error), one fit per repetition.
     pub fixed_us: Figure,
     /// Slope of the same fit.
     pub per_call_us: Figure,
+    /// Intercept of the unweighted fit, where the largest size dominates both estimates.
+    pub plain_fixed_us: Figure,
+    /// Slope of the unweighted fit.
+    pub plain_per_call_us: Figure,
     /// The pieces.
     pub pieces: Pieces,
 }
@@ -384,7 +389,7 @@ fn bench_fixed_cost(opts: &Options) -> FixedCost {
     let runs_at = |calls: usize| (20_000 / calls).clamp(10, 300);
     let workloads: Vec<Workload> = opts.sizes.iter().map(|&n| increments(1, n)).collect();
     let mut per_run: Vec<Vec<f64>> = vec![Vec::new(); opts.sizes.len()];
-    let (mut fixed, mut slope) = (Vec::new(), Vec::new());
+    let (mut fixed, mut slope, mut plain_fixed, mut plain_slope) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..opts.reps {
         let mut points = Vec::new();
         for (i, (&calls, w)) in opts.sizes.iter().zip(&workloads).enumerate() {
@@ -393,9 +398,13 @@ fn bench_fixed_cost(opts: &Options) -> FixedCost {
             per_run[i].push(us);
             points.push((calls as f64, us));
         }
-        let (a, b) = least_squares(&points);
+        let relative: Vec<f64> = points.iter().map(|(_, t)| 1.0 / (t * t)).collect();
+        let (a, b) = least_squares(&points, &relative);
         fixed.push(a);
         slope.push(b);
+        let (a, b) = least_squares(&points, &vec![1.0; points.len()]);
+        plain_fixed.push(a);
+        plain_slope.push(b);
     }
     let sizes = opts
         .sizes
@@ -408,16 +417,23 @@ fn bench_fixed_cost(opts: &Options) -> FixedCost {
             us_per_call: Figure::of(&us.iter().map(|u| u / calls as f64).collect::<Vec<_>>()),
         })
         .collect();
-    FixedCost { sizes, fixed_us: Figure::of(&fixed), per_call_us: Figure::of(&slope), pieces: bench_pieces(opts) }
+    FixedCost {
+        sizes,
+        fixed_us: Figure::of(&fixed),
+        per_call_us: Figure::of(&slope),
+        plain_fixed_us: Figure::of(&plain_fixed),
+        plain_per_call_us: Figure::of(&plain_slope),
+        pieces: bench_pieces(opts),
+    }
 }
 
-/// Ordinary least squares of y = a + b·x; returns (a, b).
-pub fn least_squares(points: &[(f64, f64)]) -> (f64, f64) {
-    let n = points.len() as f64;
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
-    let sxx: f64 = points.iter().map(|(x, _)| (x - mx) * (x - mx)).sum();
+/// Weighted least squares of y = a + b·x; returns (a, b).
+pub fn least_squares(points: &[(f64, f64)], weights: &[f64]) -> (f64, f64) {
+    let sw: f64 = weights.iter().sum();
+    let mean = |f: fn(&(f64, f64)) -> f64| points.iter().zip(weights).map(|(p, w)| w * f(p)).sum::<f64>() / sw;
+    let (mx, my) = (mean(|p| p.0), mean(|p| p.1));
+    let sxy: f64 = points.iter().zip(weights).map(|((x, y), w)| w * (x - mx) * (y - my)).sum();
+    let sxx: f64 = points.iter().zip(weights).map(|((x, _), w)| w * (x - mx) * (x - mx)).sum();
     let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
     (my - b * mx, b)
 }
@@ -625,4 +641,25 @@ fn cpu_model() -> String {
                 .find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned()))
         })
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_squares_recovers_a_line_with_any_weights() {
+        let points: Vec<(f64, f64)> = [1.0, 10.0, 100.0, 1000.0].iter().map(|&x| (x, 80.0 + 6.0 * x)).collect();
+        for weights in [vec![1.0; 4], points.iter().map(|(_, y)| 1.0 / (y * y)).collect()] {
+            let (a, b) = least_squares(&points, &weights);
+            assert!((a - 80.0).abs() < 1e-6 && (b - 6.0).abs() < 1e-9, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn figures_take_the_median() {
+        let f = Figure::of(&[3.0, 1.0, 2.0]);
+        assert_eq!((f.median, f.min, f.max), (2.0, 1.0, 3.0));
+        assert_eq!(Figure::of(&[4.0, 1.0, 2.0, 3.0]).median, 2.5);
+    }
 }

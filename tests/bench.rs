@@ -62,8 +62,11 @@ fn quick_json_has_every_figure() {
         figure(&v, &format!("/fixed_cost/sizes/{i}/us_per_call"));
     }
     // The fitted intercept is a difference of noisy timings: only its presence is checked.
-    assert!(v.pointer("/fixed_cost/fixed_us/median").and_then(Value::as_f64).is_some());
+    for fit in ["fixed_us", "plain_fixed_us"] {
+        assert!(v.pointer(&format!("/fixed_cost/{fit}/median")).and_then(Value::as_f64).is_some(), "{fit}");
+    }
     figure(&v, "/fixed_cost/per_call_us");
+    figure(&v, "/fixed_cost/plain_per_call_us");
     for p in ["thread_us", "thread_runtime_us", "sqlite_open_us", "workload_generation_us", "empty_run_us"] {
         figure(&v, &format!("/fixed_cost/pieces/{p}"));
     }
