@@ -97,6 +97,7 @@ pub use dosim_models as models;
 pub use dosim_scenarios as scenarios;
 pub use dosim_sim as sim;
 
+pub mod bench;
 pub mod chrome;
 pub mod cli;
 pub mod conformance;

@@ -1,7 +1,8 @@
-//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`, `conformance`. Exit codes: 0 all
-//! as expected, 1 a violation was found, 2 bad usage or bad input (with a message saying
-//! what was wrong).
+//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`, `conformance`, `bench`.
+//! Exit codes: 0 all as expected, 1 a violation was found, 2 bad usage or bad input (with a
+//! message saying what was wrong).
 
+mod bench;
 mod conformance;
 mod fuzz;
 mod replay;
@@ -39,6 +40,8 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
     /// Run the storage programs on dosim and on workerd (needs Node.js) and compare.
     Conformance(conformance::ConformanceArgs),
+    /// Measure how fast dosim explores, against baselines timed in the same run.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -108,6 +111,7 @@ pub fn main() -> i32 {
         Command::Shrink(a) => replay::shrink(&a),
         Command::Fuzz(a) => fuzz::fuzz(&a),
         Command::Conformance(a) => conformance::conformance(&a),
+        Command::Bench(a) => bench::bench(&a),
     }
 }
 
