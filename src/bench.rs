@@ -231,8 +231,8 @@ pub struct BenchReport {
     pub baselines: Baselines,
     /// An hour of timers.
     pub timers: Vec<TimerFigures>,
-    /// Alarms do not exist in dosim yet; this stays `None` until they do.
-    pub alarm_hour_wall_ms: Option<f64>,
+    /// An hour of alarms: an alarm every second whose handler writes and re-arms it.
+    pub alarm_hour: TimerFigures,
     /// Peak resident set of the process before any run (KiB).
     pub peak_rss_kib_start: u64,
     /// Peak resident set of the process after everything (KiB).
@@ -259,6 +259,8 @@ pub fn run_bench(opts: &Options, mut progress: impl FnMut(&str)) -> BenchReport 
     let baselines = bench_baselines(opts, &scenarios, &fixed_cost);
     progress("timers");
     let timers = vec![bench_timer(opts, false), bench_timer(opts, true)];
+    progress("alarms");
+    let alarm_hour = bench_alarms(opts);
     let machine = Machine {
         cores: std::thread::available_parallelism().map_or(1, usize::from),
         cpu: cpu_model(),
@@ -274,7 +276,7 @@ pub fn run_bench(opts: &Options, mut progress: impl FnMut(&str)) -> BenchReport 
         fixed_cost,
         baselines,
         timers,
-        alarm_hour_wall_ms: None,
+        alarm_hour,
         peak_rss_kib_start,
         peak_rss_kib: peak_rss_kib(),
     }
@@ -567,6 +569,67 @@ impl DurableObject for Ticker {
             }
         }
         Ok(ticks)
+    }
+}
+
+/// An object whose alarm fires every second for `ticks` seconds: each run of the handler
+/// writes the count and sets the next alarm (the usual periodic-work pattern).
+struct Alarmer {
+    state: State,
+}
+
+#[async_trait(?Send)]
+impl DurableObject for Alarmer {
+    type Request = u64;
+    type Response = ();
+
+    fn new(state: State, _env: Env) -> Self {
+        Alarmer { state }
+    }
+
+    async fn call(&self, ticks: u64) -> Result<()> {
+        let s = self.state.storage();
+        s.put("left", &ticks);
+        s.set_alarm(self.state.now().as_millis() + 1000).await
+    }
+
+    async fn alarm(&self, _info: dosim_sim::AlarmInfo) -> Result<()> {
+        let s = self.state.storage();
+        let left: u64 = s.get("left").await?.unwrap_or(0);
+        s.put("left", &left.saturating_sub(1));
+        if left > 1 {
+            s.set_alarm(self.state.now().as_millis() + 1000);
+        }
+        Ok(())
+    }
+}
+
+fn alarm_run(ticks: u64) -> RunReport {
+    let mut config = SimConfig::new(0).faults(FaultPolicy::Off).liveness_budget((ticks + 60) * 1000);
+    config.time_limit_ms = config.time_limit_ms.max((ticks + 120) * 1000);
+    run(config, move |world| async move {
+        let ns = world.namespace::<Alarmer>("ALARMER");
+        let stub = ns.get(&ns.id_from_name("alarmer"));
+        let _ = world.client(0).call(&stub, ticks).await;
+    })
+}
+
+fn bench_alarms(opts: &Options) -> TimerFigures {
+    let mut walls = Vec::new();
+    let mut last = None;
+    for _ in 0..opts.reps {
+        let start = Instant::now();
+        let r = alarm_run(opts.timer_ticks);
+        walls.push(start.elapsed().as_secs_f64() * 1000.0);
+        last = Some(r);
+    }
+    let r = last.expect("at least one repetition");
+    TimerFigures {
+        what: "alarm every 1 s: the handler writes, then sets the next".to_owned(),
+        wakes: r.alarms.len() as u64,
+        sim_ms: r.sim_time.as_millis(),
+        wall_ms: Figure::of(&walls),
+        violations: r.violations.iter().map(ToString::to_string).collect(),
     }
 }
 

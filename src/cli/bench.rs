@@ -223,15 +223,14 @@ fn print_tables(r: &BenchReport) {
         ),
     }
 
-    println!("\nAn hour of timer activity: one object waking every simulated second, no faults");
-    println!("{:<36} {:>6} {:>10} {:>28}", "each wake", "wakes", "sim ms", "wall ms");
-    for t in &r.timers {
-        println!("{:<36} {:>6} {:>10} {:>28}", t.what, t.wakes, t.sim_ms, fig(t.wall_ms, 2));
+    println!("\nAn hour of timer and alarm activity: one object waking every simulated second, no faults");
+    println!("{:<56} {:>6} {:>10} {:>28}", "each wake", "wakes", "sim ms", "wall ms");
+    for t in r.timers.iter().chain(std::iter::once(&r.alarm_hour)) {
+        println!("{:<56} {:>6} {:>10} {:>28}", t.what, t.wakes, t.sim_ms, fig(t.wall_ms, 2));
         for v in &t.violations {
             println!("  violation: {v}");
         }
     }
-    println!("alarms: not implemented in dosim yet; the alarm-hour figure is left to fill in");
 
     println!(
         "\nPeak memory (getrusage ru_maxrss): {} KiB at the start, {} KiB at the end",
@@ -274,9 +273,11 @@ fn print_targets(r: &BenchReport) {
             }
         }
     }
-    row("an hour of alarm activity in < 50 ms", "alarms not implemented yet".into(), None);
+    let a = &r.alarm_hour;
+    let ms = a.wall_ms.median;
+    row(&format!("an hour of alarm activity in < 50 ms ({} alarms)", a.wakes), format!("{ms:.2} ms"), Some(ms < 50.0));
     for t in &r.timers {
         let ms = t.wall_ms.median;
-        row(&format!("  instead, 1 h of timers: {}", t.what), format!("{ms:.2} ms"), Some(ms < 50.0));
+        row(&format!("  and 1 h of timers: {}", t.what), format!("{ms:.2} ms"), Some(ms < 50.0));
     }
 }
