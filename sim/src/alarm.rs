@@ -91,7 +91,7 @@ fn arm(core: &Rc<ObjectCore>) {
     let Some(t) = at else { return };
     let weak = Rc::downgrade(core);
     let sleep = core.world.sleep_until(SimTime(t.max(core.world.now().as_millis())));
-    madsim::task::spawn_local(async move {
+    crate::task::spawn(&core.world, async move {
         sleep.await;
         let Some(core) = weak.upgrade() else { return };
         if core.alarm.borrow().epoch == epoch {
@@ -194,7 +194,7 @@ fn retry_later(core: &Rc<ObjectCore>, t: u64) {
     core.world.trace(&core.label, format!("alarm set for {t}ms will be retried in {} ms", delay_ms + jitter));
     let weak = Rc::downgrade(core);
     let sleep = core.world.sleep(Duration::from_millis(delay_ms + jitter));
-    madsim::task::spawn_local(async move {
+    crate::task::spawn(&core.world, async move {
         sleep.await;
         let Some(core) = weak.upgrade() else { return };
         let (current, persisted) = {

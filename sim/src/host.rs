@@ -143,7 +143,7 @@ impl ObjectCore {
         }
         let (weak, world) = (self.me.clone(), self.world.clone());
         let idle_ms = crate::time::millis_ceil(IDLE_EVICTION);
-        madsim::task::spawn_local(async move {
+        crate::task::spawn(&self.world, async move {
             loop {
                 let Some(core) = weak.upgrade() else { return };
                 let Some(since) = core.idle_since.get() else {
@@ -248,7 +248,7 @@ impl ObjectCore {
     pub(crate) fn spawn_commit(&self, batch: u64) {
         let weak = self.me.clone();
         let inc = self.incarnation();
-        madsim::task::spawn_local(async move {
+        crate::task::spawn(&self.world, async move {
             crate::time::yield_now().await;
             let Some(core) = weak.upgrade() else { return };
             if core.incarnation() != inc {
@@ -556,12 +556,19 @@ impl ObjectCore {
         sqlite_open.unwrap_or_else(|| kv_ops::busy(self))
     }
 
+    /// End of run: let go of everything heavy. Tasks still asleep when the run ends stay
+    /// referenced by madsim's timer wheel (its callbacks hold their wakers, and their
+    /// sleeps hold the wheel), so this object may outlive the run; its database must not.
     pub(crate) fn teardown(&self) {
         let instance = self.instance.borrow_mut().take();
         drop(instance);
         self.live.borrow_mut().clear();
         self.output.borrow_mut().waiters.clear();
         let _ = self.gate.borrow_mut().reset();
+        *self.store.borrow_mut() = Store::Kv(KvStore::new());
+        self.sockets.borrow_mut().clear();
+        *self.alarm_driver.borrow_mut() = None;
+        *self.socket_driver.borrow_mut() = None;
     }
 }
 

@@ -22,6 +22,7 @@
 //! | [`trace`]     | history entries, trace lines, `trace_hash`                        |
 //! | [`report`]    | what a run leaves: violations, durable state, counters            |
 //! | [`time`]      | simulated milliseconds, durations, one-turn yields                |
+//! | [`task`]      | the run's tasks, cancelled when it ends (nothing outlives a run)  |
 //! | [`error`]     | errors with workerd's texts and flags                             |
 
 pub mod alarm;
@@ -38,7 +39,9 @@ pub mod run;
 pub mod socket;
 pub mod storage;
 pub mod strand;
+pub mod task;
 pub mod time;
+mod timers;
 pub mod trace;
 pub mod world;
 
@@ -56,6 +59,7 @@ pub use storage::{
     Backend, Cursor, ListOptions, ReadOptions, Row, Sql, SqlValue, Storage, StorageOp, Txn, WriteOptions,
 };
 pub use strand::CriticalSection;
+pub use task::{Cancelled, Task};
 pub use time::SimTime;
 pub use trace::{Completion, Op, TraceLine};
 pub use world::World;

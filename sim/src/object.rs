@@ -122,7 +122,7 @@ impl State {
         let id = self.world.next_strand();
         let strand = crate::strand::Strand::new(core.clone(), id, "wait_until".into(), Box::pin(work));
         let weak = Rc::downgrade(&core);
-        madsim::task::spawn_local(async move {
+        crate::task::spawn(&self.world, async move {
             if let Err(e) = strand.await {
                 if let Some(core) = weak.upgrade() {
                     core.world.trace(&core.label, format!("s{id} (wait_until) ended with an error: {}", e.message));

@@ -94,6 +94,12 @@ where
     }
     let report = finish(&world);
     world.teardown();
+    // Cancel what is still pending and let the runtime poll it once more, so every task
+    // drops its future before the runtime goes (madsim would keep unfinished tasks, and all
+    // they hold, alive forever). Nothing of the run executes: each task only ends.
+    if world.cancel_tasks() > 0 {
+        let _ = catch_unwind(AssertUnwindSafe(|| rt.block_on(async {})));
+    }
     drop(world);
     drop(rt);
     report

@@ -68,6 +68,13 @@ pub(crate) struct Sockets {
     open: BTreeMap<u64, Socket>,
 }
 
+impl Sockets {
+    /// Forgets every connection (end of run).
+    pub(crate) fn clear(&mut self) {
+        self.open.clear();
+    }
+}
+
 /// Events a client sends to an object.
 pub(crate) enum SocketEvent {
     Open,
@@ -116,7 +123,7 @@ impl WebSocket {
         let wait = core.wait_durable(core.incarnation(), needed);
         let latency = core.world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
         let (world, label, id) = (core.world.clone(), core.label.clone(), self.id);
-        madsim::task::spawn_local(async move {
+        crate::task::spawn(&core.world, async move {
             // A crash first: the message never leaves (the connection closes instead).
             if wait.await.is_ok() {
                 world.trace(&label, format!("ws#{id} message leaves the output gate"));

@@ -255,7 +255,7 @@ pub(crate) fn block_concurrency_while<T: 'static>(core: &Rc<ObjectCore>, body: B
     let weak = Rc::downgrade(core);
     let out = slot.clone();
     let deadline = core.world.sleep(CRITICAL_SECTION_TIMEOUT);
-    madsim::task::spawn_local(async move {
+    crate::task::spawn(&core.world, async move {
         let Some(result) = first_of(strand, deadline).await else {
             // Still running after 30 s: the call is cancelled and the object reset (§1.5).
             if let Some(core) = weak.upgrade().filter(|c| c.incarnation() == incarnation) {

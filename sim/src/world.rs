@@ -22,8 +22,12 @@ pub struct World(pub(crate) Rc<WorldInner>);
 pub(crate) struct WorldInner {
     pub(crate) config: SimConfig,
     pub(crate) plan: FaultPlan,
-    start: madsim::time::Instant,
-    clock: Cell<u64>,
+    pub(crate) start: madsim::time::Instant,
+    pub(crate) clock: Cell<u64>,
+    pub(crate) timers: RefCell<crate::timers::Timers>,
+    pub(crate) tasks: RefCell<BTreeMap<u64, std::task::Waker>>,
+    pub(crate) next_task: Cell<u64>,
+    pub(crate) shutting_down: Cell<bool>,
     decisions: RefCell<Decisions>,
     pub(crate) trace: RefCell<Vec<TraceLine>>,
     pub(crate) history: RefCell<Vec<Op>>,
@@ -46,6 +50,10 @@ impl World {
             plan,
             start: madsim::time::Instant::now(),
             clock: Cell::new(0),
+            timers: RefCell::default(),
+            tasks: RefCell::default(),
+            next_task: Cell::new(0),
+            shutting_down: Cell::new(false),
             decisions: RefCell::new(Decisions::new(config.seed, 1)),
             trace: RefCell::new(Vec::new()),
             history: RefCell::new(Vec::new()),
@@ -110,13 +118,7 @@ impl World {
 
     /// Sleeps until `deadline` on the simulated clock.
     pub fn sleep_until(&self, deadline: SimTime) -> impl Future<Output = ()> + 'static {
-        let world = self.clone();
-        async move {
-            let at = world.0.start + Duration::from_millis(deadline.0);
-            madsim::time::sleep_until(at).await;
-            let c = &world.0.clock;
-            c.set(c.get().max(deadline.0));
-        }
+        crate::timers::Sleep::new(self.clone(), deadline)
     }
 
     /// The harness's decision stream.
@@ -193,14 +195,6 @@ impl World {
         }
     }
 
-    /// Spawns a task in the run (not inside any object).
-    pub fn spawn<F: Future + 'static>(&self, fut: F) -> madsim::task::JoinHandle<F::Output>
-    where
-        F::Output: 'static,
-    {
-        madsim::task::spawn_local(fut)
-    }
-
     /// Breaks the reference cycles between the world and its objects at the end of a run.
     pub(crate) fn teardown(&self) {
         for o in self.0.objects.borrow().iter() {
@@ -208,5 +202,6 @@ impl World {
         }
         self.0.objects.borrow_mut().clear();
         self.0.namespaces.borrow_mut().clear();
+        self.0.timers.borrow_mut().clear();
     }
 }

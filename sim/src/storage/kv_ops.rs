@@ -224,7 +224,7 @@ pub(crate) fn spawn_flush(c: &Rc<ObjectCore>) {
     let weak = Rc::downgrade(c);
     let inc = c.incarnation();
     let idle = until(c, |core| !kv(core, |s| s.flushing()));
-    madsim::task::spawn_local(async move {
+    crate::task::spawn(&c.world, async move {
         crate::time::yield_now().await;
         idle.await;
         let Some(core) = weak.upgrade() else { return };
