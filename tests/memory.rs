@@ -23,7 +23,7 @@ fn runs_leave_nothing_behind() {
             // A task still asleep when its run ends.
             let _ = run(SimConfig::new(seed).faults(FaultPolicy::Off), |w| async move {
                 let w2 = w.clone();
-                let _ = w.spawn(async move { w2.sleep(Duration::from_secs(60)).await });
+                drop(w.spawn(async move { w2.sleep(Duration::from_secs(60)).await }));
             });
         }
     };

@@ -53,7 +53,7 @@ impl Future for Sleep {
         let clock = this.world.now().as_millis();
         let mut timers = this.world.0.timers.borrow_mut();
         match this.seq {
-            None if this.deadline <= clock => return Poll::Ready(()),
+            None if this.deadline <= clock => Poll::Ready(()),
             None => {
                 let seq = timers.next_seq;
                 timers.next_seq += 1;
