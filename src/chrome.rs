@@ -52,11 +52,18 @@ pub fn chrome_trace(title: &str, report: &RunReport) -> Value {
             continue;
         }
         let pid = pid_of(&line.actor, &mut events);
-        let cat =
-            ["commit", "CRASH", "construct", "output gate", "critical section", "reads from storage", "delete_all"]
-                .into_iter()
-                .find(|k| line.what.contains(k))
-                .unwrap_or("step");
+        const KINDS: [&str; 9] = [
+            "commit",
+            "CRASH",
+            "construct",
+            "alarm",
+            "hibernated",
+            "output gate",
+            "critical section",
+            "reads from storage",
+            "delete_all",
+        ];
+        let cat = KINDS.into_iter().find(|k| line.what.contains(k)).unwrap_or("step");
         events.push(json!({"name": line.what, "cat": cat, "ph": "i", "s": "t", "pid": pid, "tid": 1, "ts": us(line.at.as_millis())}));
     }
     // Metadata first, then by time: viewers do not require it, people reading the file do.
