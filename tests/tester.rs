@@ -48,3 +48,18 @@ fn output_gate_off_is_harmless_without_crashes() {
         assert_eq!(o.verdict(), Verdict::Pass, "seed {seed}: {:?}", o.violations);
     }
 }
+
+#[test]
+fn bank_money_is_created_or_lost_with_the_input_gate_off() {
+    // transaction() is a critical section; without the gate two transfers interleave and
+    // the bank's own invariant (money conserved) must see it, not only the self-check.
+    let bank = scenarios::find("bank").unwrap();
+    let broken = (0..60)
+        .map(|seed| check(bank, SimConfig::new(seed).input_gate(GatePolicy::Disabled)))
+        .any(|o| o.violations.iter().any(|v| v.checker == "bank"));
+    assert!(broken, "no seed broke the bank with the input gate off");
+    for seed in 0..60 {
+        let o = check(bank, SimConfig::new(seed));
+        assert_eq!(o.verdict(), Verdict::Pass, "seed {seed}: {:?}", o.violations);
+    }
+}

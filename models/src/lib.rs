@@ -11,6 +11,7 @@
 //! | [`rate_limiter`]    | `RateLimiter`, `…Fixed`     | Rate Limiting: a sliding-window log in SQL                |
 //! | [`optimized_write`] | `OptimizedWrite`            | Safe Counter / Optimized Write as written (`undefined + 1`) |
 //! | [`js`]              |                             | JavaScript values and behaviours the faithful ports need  |
+//! | [`bank`]            | `Bank`                      | Transfers in `transaction()`, rollbacks, counted deletes (KV) |
 //! | [`flaky_alarm`]     | `FlakyAlarm`                | An alarm handler that fails a chosen number of times      |
 //! | [`script`]          | `Script`                    | Runs a storage program (differential runs against workerd) |
 //! | [`batch_processing`]| `BatchProcessor`, `FixedBatchProcessor` | Batch Processing with Alarms: a 5 s alarm inserts the queued items |
@@ -18,6 +19,7 @@
 //! | [`write_coalescing`]| `Metrics`, `FixedMetrics`   | Write Coalescing: `updateMetrics`, `batchUpdate`         |
 //! | [`cleanup`]         | `Cleanup`                   | Cleanup: `deleteAlarm()`, then `deleteAll()` (right as written) |
 
+pub mod bank;
 pub mod counter;
 pub mod flaky_alarm;
 pub mod in_memory_cache;
@@ -35,6 +37,7 @@ pub mod cleanup;
 pub mod parent_child;
 pub mod write_coalescing;
 
+pub use bank::Bank;
 pub use counter::Counter;
 pub use flaky_alarm::FlakyAlarm;
 pub use in_memory_cache::UserCache;

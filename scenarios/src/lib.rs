@@ -11,6 +11,7 @@
 //! | [`regression`] | regression files: save, load, replay                             |
 //! | [`counters`]   | `counter`, `safe-counter`, `racy-counter` (+ `-kv` variants)     |
 //! | [`alarm_retry`] | `alarm-retry`: alarm retries, backoff, abandonment              |
+//! | [`bank`]        | `bank`: transactions that roll back, money conserved (KV)       |
 //! | [`schema_migration`] | `schema-migration`, `schema-migration-fixed`              |
 //! | [`in_memory_cache`]  | `in-memory-cache`, `in-memory-cache-kv`                   |
 //! | [`rate_limiter`]     | `rate-limiter`, `rate-limiter-fixed`                      |
@@ -23,6 +24,7 @@
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
 
 pub mod alarm_retry;
+pub mod bank;
 mod clients;
 pub mod counters;
 pub mod in_memory_cache;
@@ -90,6 +92,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &counters::SAFE_COUNTER_KV,
         &counters::RACY_COUNTER_KV,
         &alarm_retry::ALARM_RETRY,
+        &bank::BANK,
         // patterns A
         &schema_migration::SCHEMA_MIGRATION,
         &schema_migration::SCHEMA_MIGRATION_FIXED,
