@@ -48,6 +48,8 @@ impl World {
         let plan = config.faults.plan(config.seed);
         World(Rc::new(WorldInner {
             plan,
+            // madsim's simulated clock (inside the run's runtime), not the wall clock: the
+            // origin every simulated deadline is measured from.
             start: madsim::time::Instant::now(),
             clock: Cell::new(0),
             timers: RefCell::default(),
