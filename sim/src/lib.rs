@@ -14,7 +14,7 @@
 //! | [`namespace`] | namespaces, ids, stubs and call delivery                          |
 //! | [`object`]    | the `DurableObject` trait, `State` (`ctx`) and `Env`              |
 //! | [`client`]    | simulated callers and the call history                            |
-//! | [`storage`]   | the storage API and the per-object SQLite database                |
+//! | [`storage`]   | the storage API: KV (both back-ends), SQL, transactions, alarms   |
 //! | [`socket`]    | hibernatable WebSockets: connections, attachments, gated sends    |
 //! | [`gate`]      | the input gate's bookkeeping                                      |
 //! | [`strand`]    | strands: turns, the gate on each, critical sections, panics       |
@@ -23,6 +23,7 @@
 //! | [`report`]    | what a run leaves: violations, durable state, counters            |
 //! | [`time`]      | simulated milliseconds, durations, one-turn yields                |
 //! | [`task`]      | the run's tasks, cancelled when it ends (nothing outlives a run)  |
+//! | `timers`      | the run's sleeps: one ticker on madsim's clock wakes what is due  |
 //! | [`error`]     | errors with workerd's texts and flags                             |
 
 pub mod alarm;
