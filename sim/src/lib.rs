@@ -6,7 +6,7 @@
 //!
 //! | module        | owns                                                              |
 //! |---------------|-------------------------------------------------------------------|
-//! | [`run`]       | one run: fresh thread and madsim runtime, chaos, liveness, report |
+//! | [`run`](mod@run) | one run: fresh thread and madsim runtime, chaos, liveness, report |
 //! | [`alarm`]     | the per-object alarm scheduler: firing, retries, abandonment      |
 //! | [`world`]     | the run's shared state: clock, decisions, objects, history, trace |
 //! | [`config`]    | seed, gate policies (the tester's switches), faults, limits       |
