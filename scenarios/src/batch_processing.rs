@@ -62,17 +62,7 @@ fn drive<O: DurableObject<Request = BatchCall>>(world: &World, workload: Workloa
 }
 
 impl Scenario for BatchScenario {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn expect(&self) -> Expect {
-        self.expect
-    }
+    crate::meta_from_fields!();
 
     fn shape(&self) -> Shape {
         // Think times up to 2.5 s spread the items over several 5 s batches; timed crashes

@@ -110,17 +110,7 @@ pub static RACY_COUNTER_KV: CounterScenario = CounterScenario {
 };
 
 impl Scenario for CounterScenario {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn expect(&self) -> Expect {
-        self.expect
-    }
+    crate::meta_from_fields!();
 
     fn requests(&self) -> BoxedStrategy<Value> {
         (self.requests)()

@@ -50,6 +50,25 @@ use proptest::strategy::BoxedStrategy;
 pub use outcome::{check, check_seeds, check_workload, Outcome, Summary, Verdict};
 pub use workload::{Call, Driving, Shape, Workload};
 
+/// `name`, `about` and `expect` of a scenario struct that keeps them in fields of those
+/// names (most built-in scenarios are one struct with several statics).
+#[macro_export]
+macro_rules! meta_from_fields {
+    () => {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+
+        fn about(&self) -> &'static str {
+            self.about
+        }
+
+        fn expect(&self) -> $crate::Expect {
+            self.expect
+        }
+    };
+}
+
 /// What a scenario's model is expected to do under the harness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {

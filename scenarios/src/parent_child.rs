@@ -94,17 +94,7 @@ fn drive_fixed(world: &World, workload: Workload) -> Driving {
 }
 
 impl Scenario for ParentChildScenario {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn expect(&self) -> Expect {
-        self.expect
-    }
+    crate::meta_from_fields!();
 
     fn shape(&self) -> Shape {
         // A create is two hops of 1–3 ms each way; crashes land across the whole workload.

@@ -59,17 +59,7 @@ fn requests() -> BoxedStrategy<Value> {
 }
 
 impl Scenario for RateLimiterScenario {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn expect(&self) -> Expect {
-        self.expect
-    }
+    crate::meta_from_fields!();
 
     fn shape(&self) -> Shape {
         Shape { clients: (2, 4), calls: (4, 10), max_think_ms: 6, chaos_window_ms: 80 }

@@ -85,17 +85,7 @@ fn drive<O: DurableObject<Request = UsersCall>>(world: &World, binding: &'static
 }
 
 impl Scenario for SchemaScenario {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn expect(&self) -> Expect {
-        self.expect
-    }
+    crate::meta_from_fields!();
 
     fn shape(&self) -> Shape {
         Shape { clients: (2, 3), calls: (3, 6), max_think_ms: 4, chaos_window_ms: 50 }

@@ -71,17 +71,7 @@ fn drive<O: DurableObject<Request = MetricsCall>>(world: &World, workload: Workl
 }
 
 impl Scenario for MetricsScenario {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn expect(&self) -> Expect {
-        self.expect
-    }
+    crate::meta_from_fields!();
 
     fn shape(&self) -> Shape {
         Shape::default()
