@@ -106,6 +106,14 @@ impl<O: DurableObject> Namespace<O> {
         ObjectId { hex, name: Some(name.to_owned()) }
     }
 
+    /// `idFromString(hex)`: the id whose `toString()` is `hex` (64 hex digits).
+    pub fn id_from_string(&self, hex: &str) -> Result<ObjectId> {
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::usage("Invalid Durable Object ID: must be 64 hex digits"));
+        }
+        Ok(ObjectId { hex: hex.to_ascii_lowercase(), name: None })
+    }
+
     /// `newUniqueId()`: a fresh id drawn from the run's stream.
     pub fn new_unique_id(&self) -> ObjectId {
         let mut d = self.inner.world.decide();

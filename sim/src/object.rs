@@ -118,17 +118,60 @@ impl State {
     where
         F: Future<Output = Result<()>> + 'static,
     {
+        self.spawn_event("wait_until", work);
+    }
+
+    /// A new event of the object's own, named `what` in the trace (a timer callback, the
+    /// continuation of a `waitUntil`): a strand that enters through the input gate at
+    /// every turn and dies with the instance. Hosts of other languages build timers on it.
+    pub fn spawn_event<F>(&self, what: &str, work: F)
+    where
+        F: Future<Output = Result<()>> + 'static,
+    {
         let Some(core) = self.core.upgrade() else { return };
         let id = self.world.next_strand();
-        let strand = crate::strand::Strand::new(core.clone(), id, "wait_until".into(), Box::pin(work));
+        let strand = crate::strand::Strand::new(core.clone(), id, what.into(), Box::pin(work));
         let weak = Rc::downgrade(&core);
+        let what = what.to_owned();
         crate::task::spawn(&self.world, async move {
             if let Err(e) = strand.await {
                 if let Some(core) = weak.upgrade() {
-                    core.world.trace(&core.label, format!("s{id} (wait_until) ended with an error: {}", e.message));
+                    core.world.trace(&core.label, format!("s{id} ({what}) ended with an error: {}", e.message));
                 }
             }
         });
+    }
+
+    /// How traces and reports name this object: `BINDING:name`.
+    pub fn label(&self) -> String {
+        self.core.upgrade().map(|c| c.label.clone()).unwrap_or_default()
+    }
+
+    /// The binding of the object's namespace (`BINDING` of its label).
+    pub fn binding(&self) -> String {
+        let label = self.label();
+        label.split_once(':').map_or(label.clone(), |(b, _)| b.to_owned())
+    }
+
+    /// `console.log`: a line in the run's trace, under the object's label.
+    pub fn log(&self, line: &str) {
+        if let Some(core) = self.core.upgrade() {
+            self.world.trace(&core.label, format!("console: {line}"));
+        }
+    }
+
+    /// A seed for the object's own randomness (`Math.random`, `crypto.randomUUID`): fixed
+    /// by the run's seed and the object's id, the same in every incarnation.
+    pub fn entropy_seed(&self) -> u64 {
+        let mut h = crate::trace::Fnv64::default();
+        h.write(&self.world.seed().to_le_bytes());
+        h.write(self.id.hex().as_bytes());
+        h.finish()
+    }
+
+    /// The run's world (its clock, trace and registered extensions).
+    pub fn world(&self) -> &World {
+        &self.world
     }
 
     /// `ctx.abort(reason)`: resets the object at once; every call in flight fails with

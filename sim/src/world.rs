@@ -34,6 +34,7 @@ pub(crate) struct WorldInner {
     pub(crate) violations: RefCell<Vec<Violation>>,
     pub(crate) objects: RefCell<Vec<Rc<ObjectCore>>>,
     pub(crate) namespaces: RefCell<BTreeMap<String, Rc<dyn Any>>>,
+    extensions: RefCell<Vec<Rc<dyn Any>>>,
     pub(crate) stats: RefCell<Stats>,
     pub(crate) alarms: RefCell<Vec<crate::alarm::AlarmAttempt>>,
     calm: std::cell::Cell<bool>,
@@ -62,12 +63,26 @@ impl World {
             violations: RefCell::new(Vec::new()),
             objects: RefCell::new(Vec::new()),
             namespaces: RefCell::new(BTreeMap::new()),
+            extensions: RefCell::new(Vec::new()),
             stats: RefCell::new(Stats::default()),
             alarms: RefCell::new(Vec::new()),
             calm: std::cell::Cell::new(false),
             next_strand: Cell::new(1),
             config,
         }))
+    }
+
+    /// The run's value of type `T`, if one was set (hosts of other languages keep their
+    /// per-run tables here: which class a binding runs, compiled code).
+    pub fn extension<T: 'static>(&self) -> Option<Rc<T>> {
+        self.0.extensions.borrow().iter().find_map(|e| e.clone().downcast::<T>().ok())
+    }
+
+    /// Sets the run's value of type `T`, replacing an earlier one.
+    pub fn set_extension<T: 'static>(&self, value: Rc<T>) {
+        let mut all = self.0.extensions.borrow_mut();
+        all.retain(|e| !e.is::<T>());
+        all.push(value);
     }
 
     /// The run's seed.

@@ -214,6 +214,15 @@ impl<T: 'static> StorageOp<T> {
         StorageOp { state: OpState::Ready(Some(Err(e))) }
     }
 
+    /// The outcome, if it is already decided (no storage round trip, no held gate); the
+    /// op is then spent. Hosts of other languages settle their promises from it at once.
+    pub fn ready(&mut self) -> Option<Result<T>> {
+        match &mut self.state {
+            OpState::Ready(r) => r.take(),
+            OpState::Waiting { .. } => None,
+        }
+    }
+
     /// Whether the outcome is already known to be an error (without awaiting it).
     pub fn is_err(&self) -> bool {
         matches!(self.state, OpState::Ready(Some(Err(_))))

@@ -1,0 +1,403 @@
+//! The host functions the prelude builds the JavaScript API on: storage (KV, SQL,
+//! transactions, alarms), critical sections, `waitUntil`, `abort`, timers, the clock,
+//! randomness, `console`, and stubs to other JavaScript objects. Each maps onto dosim's
+//! `State`, so gates, coalescing, crashes and checkers are the Rust runtime's own.
+
+use crate::convert::{js_to_sql, sql_to_js, Helpers};
+use crate::instance::{Instance, JsClasses};
+use crate::object::{JsCall, JsObject};
+use crate::task::{deliver_value, promise, storage_promise, Deliver, JsTask, Reply, Settled, Start, Thrown};
+use dosim_sim::{Error, ListOptions, ReadOptions, WriteOptions};
+use rquickjs::{Array, Ctx, Function, Object, Value};
+use serde_json::value::RawValue;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+type Stored = Box<RawValue>;
+type JsResult<'js> = rquickjs::Result<Value<'js>>;
+
+fn read_options(allow_concurrency: bool, no_cache: bool) -> ReadOptions {
+    ReadOptions { allow_concurrency, no_cache }
+}
+
+fn write_options(allow_concurrency: bool, allow_unconfirmed: bool, no_cache: bool) -> WriteOptions {
+    WriteOptions { allow_concurrency, allow_unconfirmed, no_cache }
+}
+
+fn raw(text: String) -> Result<Stored, Error> {
+    RawValue::from_string(text).map_err(|e| Error::app(format!("value cannot be stored: {e}")))
+}
+
+fn decoded(v: Option<Stored>) -> Deliver {
+    Box::new(move |_, h, _| h.decode(v.as_deref().map(RawValue::get)))
+}
+
+fn decoded_map(entries: Vec<(String, Stored)>) -> Deliver {
+    Box::new(move |_, h, _| {
+        let (keys, texts): (Vec<String>, Vec<Stored>) = entries.into_iter().unzip();
+        let values = texts.iter().map(|t| h.decode(Some(t.get()))).collect::<rquickjs::Result<Vec<_>>>()?;
+        h.map_of(keys, values)
+    })
+}
+
+fn kept_value(n: u64) -> Deliver {
+    Box::new(move |ctx, _, inst| Ok(inst.take_kept(ctx, n).unwrap_or_else(|| Value::new_undefined(ctx.clone()))))
+}
+
+fn list_options(text: &str) -> Result<ListOptions, Error> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::usage(e.to_string()))?;
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let b = |k: &str| v.get(k).and_then(serde_json::Value::as_bool).unwrap_or(false);
+    let limit = match v.get("limit") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(x) => match x.as_f64() {
+            Some(n) if n >= 1.0 && n.fract() == 0.0 => Some(n as u64),
+            _ => return Err(Error::usage("List limit must be positive.")),
+        },
+    };
+    Ok(ListOptions {
+        start: s("start"),
+        start_after: s("startAfter"),
+        end: s("end"),
+        prefix: s("prefix"),
+        reverse: b("reverse"),
+        limit,
+        read: read_options(b("allowConcurrency"), b("noCache")),
+    })
+}
+
+/// A timer's callback runs as a new event of the object, after `ms` of simulated time.
+fn start_timer(inst: &Rc<Instance>, kept: u64, ms: f64, repeat: bool) -> u64 {
+    let id = inst.fresh();
+    inst.timers.borrow_mut().insert(id, kept);
+    let (weak, state) = (inst.me.clone(), inst.state.clone());
+    let delay = Duration::from_millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 });
+    inst.state.spawn_event("timer", async move {
+        loop {
+            state.sleep(delay).await;
+            let Some(inst) = weak.upgrade() else { return Ok(()) };
+            let Some(kept) = inst.timers.borrow().get(&id).copied() else { return Ok(()) };
+            if !repeat {
+                inst.timers.borrow_mut().remove(&id);
+            }
+            let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None, once: !repeat }, Reply::Keep);
+            let outcome = task.await;
+            if let Ok(Settled::Kept(n)) = outcome {
+                inst.kept.borrow_mut().remove(&n);
+            }
+            if let Err(e) = outcome {
+                inst.state.log(&format!("uncaught exception in a timer callback: {}", e.message));
+            }
+            if !repeat {
+                return Ok(());
+            }
+        }
+    });
+    id
+}
+
+/// Builds the `host` object for one instance.
+pub(crate) fn install<'js>(
+    ctx: &Ctx<'js>,
+    weak: Weak<Instance>,
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> rquickjs::Result<Object<'js>> {
+    let host = Object::new(ctx.clone())?;
+    let vars_text = serde_json::Value::Object(vars.clone()).to_string();
+    let bindings: Vec<String> = weak
+        .upgrade()
+        .and_then(|i| i.state.world().extension::<JsClasses>())
+        .map(|c| c.0.borrow().keys().cloned().collect())
+        .unwrap_or_default();
+
+    // Every host function starts by finding its instance and the prelude's helpers (the
+    // `bare` ones run while the prelude itself is being evaluated, before helpers exist).
+    macro_rules! host_fn {
+        ($name:literal, bare |$inst:ident, $ctx:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
+            let w = weak.clone();
+            let f = Function::new(ctx.clone(), move |$ctx: Ctx<'js> $(, $arg: $ty)*| -> JsResult<'js> {
+                let Some($inst) = w.upgrade() else { return Err(gone(&$ctx)) };
+                $body
+            })?;
+            host.set($name, f)?;
+        }};
+        ($name:literal, |$inst:ident, $h:ident, $ctx:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
+            let w = weak.clone();
+            let f = Function::new(ctx.clone(), move |$ctx: Ctx<'js> $(, $arg: $ty)*| -> JsResult<'js> {
+                let Some($inst) = w.upgrade() else { return Err(gone(&$ctx)) };
+                let Some($h) = $inst.helpers(&$ctx) else { return Err(gone(&$ctx)) };
+                $body
+            })?;
+            host.set($name, f)?;
+        }};
+    }
+
+    // ---- storage, KV ----
+    host_fn!("get", |inst, h, ctx, key: String, ac: bool, nc: bool| {
+        let op = inst.state.storage().get_with::<Stored>(&key, read_options(ac, nc));
+        storage_promise(&ctx, &h, &inst, op, decoded)
+    });
+    host_fn!("getMany", |inst, h, ctx, keys: Vec<String>, ac: bool, nc: bool| {
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let op = inst.state.storage().get_many_with::<Stored>(&refs, read_options(ac, nc));
+        storage_promise(&ctx, &h, &inst, op, |m| decoded_map(m.into_iter().collect()))
+    });
+    host_fn!("put", |inst, h, ctx, key: String, text: String, ac: bool, au: bool, nc: bool| {
+        let value = raw(text).map_err(|e| h.throw(&ctx, &e))?;
+        let op = inst.state.storage().put_with(&key, &value, write_options(ac, au, nc));
+        storage_promise(&ctx, &h, &inst, op, deliver_value)
+    });
+    host_fn!("putMany", |inst, h, ctx, keys: Vec<String>, texts: Vec<String>, ac: bool, au: bool, nc: bool| {
+        let values = texts.into_iter().map(raw).collect::<Result<Vec<_>, _>>().map_err(|e| h.throw(&ctx, &e))?;
+        let entries: Vec<(&str, &RawValue)> =
+            keys.iter().map(String::as_str).zip(values.iter().map(|v| &**v)).collect();
+        let op = inst.state.storage().put_many_with(&entries, write_options(ac, au, nc));
+        storage_promise(&ctx, &h, &inst, op, deliver_value)
+    });
+    host_fn!("delete", |inst, h, ctx, key: String, ac: bool, au: bool, nc: bool| {
+        let op = inst.state.storage().delete_with(&key, write_options(ac, au, nc));
+        storage_promise(&ctx, &h, &inst, op, deliver_value)
+    });
+    host_fn!("deleteMany", |inst, h, ctx, keys: Vec<String>, ac: bool, au: bool, nc: bool| {
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let op = inst.state.storage().delete_many_with(&refs, write_options(ac, au, nc));
+        storage_promise(&ctx, &h, &inst, op, |n| deliver_value(n as f64))
+    });
+    host_fn!("list", |inst, h, ctx, options: String| {
+        let options = list_options(&options).map_err(|e| h.throw(&ctx, &e))?;
+        let op = inst.state.storage().list_ordered::<Stored>(&options);
+        storage_promise(&ctx, &h, &inst, op, decoded_map)
+    });
+    host_fn!("deleteAll", |inst, h, ctx, _ac: bool, _au: bool, _nc: bool| {
+        let op = inst.state.storage().delete_all();
+        storage_promise(&ctx, &h, &inst, op, deliver_value)
+    });
+    host_fn!("sync", |inst, _h, ctx| promise(&ctx, &inst, inst.state.storage().sync(), deliver_value, None));
+
+    // ---- alarms ----
+    host_fn!("getAlarm", |inst, h, ctx, _ac: bool, _nc: bool| {
+        let op = inst.state.storage().get_alarm();
+        storage_promise(&ctx, &h, &inst, op, |t| {
+            Box::new(move |ctx, _, _| match t {
+                Some(ms) => Ok(Value::new_number(ctx.clone(), ms as f64)),
+                None => Ok(Value::new_null(ctx.clone())),
+            })
+        })
+    });
+    host_fn!("setAlarm", |inst, h, ctx, ms: f64, ac: bool, au: bool, nc: bool| {
+        if !ms.is_finite() || ms < 0.0 {
+            return Err(h.throw(&ctx, &Error::usage("setAlarm() requires a valid time")));
+        }
+        let op = inst.state.storage().set_alarm_with(ms as u64, write_options(ac, au, nc));
+        storage_promise(&ctx, &h, &inst, op, deliver_value)
+    });
+    host_fn!("deleteAlarm", |inst, h, ctx, _ac: bool, _au: bool, _nc: bool| {
+        let op = inst.state.storage().delete_alarm();
+        storage_promise(&ctx, &h, &inst, op, deliver_value)
+    });
+
+    // ---- SQL ----
+    host_fn!("sqlExec", |inst, h, ctx, query: String, bindings: Vec<Value<'js>>| {
+        let values = bindings.iter().map(js_to_sql).collect::<Result<Vec<_>, _>>().map_err(|e| h.throw(&ctx, &e))?;
+        let mut cursor = inst.state.storage().sql().exec(&query, &values).map_err(|e| h.throw(&ctx, &e))?;
+        let columns: Vec<String> = cursor.column_names().to_vec();
+        let rows = Array::new(ctx.clone())?;
+        for (i, row) in cursor.raw().enumerate() {
+            let r = Array::new(ctx.clone())?;
+            for (j, v) in row.iter().enumerate() {
+                r.set(j, sql_to_js(&ctx, v)?)?;
+            }
+            rows.set(i, r)?;
+        }
+        let out = Array::new(ctx.clone())?;
+        out.set(0, columns)?;
+        out.set(1, rows)?;
+        out.set(2, cursor.rows_read() as f64)?;
+        out.set(3, cursor.rows_written() as f64)?;
+        Ok(out.into_value())
+    });
+    host_fn!("databaseSize", |inst, h, ctx| {
+        let size = inst.state.storage().sql().database_size().map_err(|e| h.throw(&ctx, &e))?;
+        Ok(Value::new_number(ctx.clone(), size as f64))
+    });
+
+    // ---- transactions ----
+    host_fn!("transactionSync", |inst, h, ctx, f: Function<'js>| {
+        let mut thrown = None;
+        let outcome = inst.state.storage().transaction_sync(|| match f.call::<_, Value>(()) {
+            Ok(v) => Ok(v),
+            Err(rquickjs::Error::Exception) => {
+                let t = ctx.catch();
+                let e = h.to_error(t.clone());
+                thrown = Some(t);
+                Err(e)
+            }
+            Err(e) => Err(Error::app(e.to_string())),
+        });
+        outcome.map_err(|e| match thrown {
+            Some(t) => ctx.throw(t),
+            None => h.throw(&ctx, &e),
+        })
+    });
+    host_fn!("transaction", |inst, _h, ctx, f: Function<'js>| {
+        let kept = inst.keep(&ctx, f.into_value());
+        let thrown: Thrown = Rc::default();
+        let (me, caught) = (inst.clone(), thrown.clone());
+        let work = inst.state.storage().transaction(move |txn| {
+            let id = me.fresh();
+            me.txns.borrow_mut().insert(id, txn);
+            let task = JsTask::new(me.clone(), Start::Callback { kept, arg: Some(id), once: true }, Reply::Keep)
+                .keeping_exception(caught);
+            async move {
+                let outcome = task.await;
+                me.txns.borrow_mut().remove(&id);
+                match outcome? {
+                    Settled::Kept(n) => Ok(n),
+                    Settled::Json(_) => Err(Error::app("a transaction returned no value")),
+                }
+            }
+        });
+        promise(&ctx, &inst, work, kept_value, Some(thrown))
+    });
+    host_fn!("txnGet", |inst, h, ctx, id: f64, key: String, _ac: bool, _nc: bool| {
+        let txn = inst.txns.borrow().get(&(id as u64)).cloned();
+        let Some(txn) = txn else { return Err(h.throw(&ctx, &Error::app("Cannot get() on rolled back transaction"))) };
+        storage_promise(&ctx, &h, &inst, txn.get::<Stored>(&key), decoded)
+    });
+    host_fn!("txnPut", |inst, h, ctx, id: f64, key: String, text: String| {
+        let txn = inst.txns.borrow().get(&(id as u64)).cloned();
+        let Some(txn) = txn else { return Err(h.throw(&ctx, &Error::app("Cannot put() on rolled back transaction"))) };
+        let value = raw(text).map_err(|e| h.throw(&ctx, &e))?;
+        storage_promise(&ctx, &h, &inst, txn.put(&key, &value), deliver_value)
+    });
+    host_fn!("txnDelete", |inst, h, ctx, id: f64, key: String| {
+        let txn = inst.txns.borrow().get(&(id as u64)).cloned();
+        let Some(txn) = txn else {
+            return Err(h.throw(&ctx, &Error::app("Cannot delete() on rolled back transaction")));
+        };
+        storage_promise(&ctx, &h, &inst, txn.delete(&key), deliver_value)
+    });
+    host_fn!("txnList", |inst, h, ctx, id: f64, options: String| {
+        let txn = inst.txns.borrow().get(&(id as u64)).cloned();
+        let Some(txn) = txn else { return Err(h.throw(&ctx, &Error::app("Cannot list() on rolled back transaction"))) };
+        let options = list_options(&options).map_err(|e| h.throw(&ctx, &e))?;
+        storage_promise(&ctx, &h, &inst, txn.list::<Stored>(&options), |m| decoded_map(m.into_iter().collect()))
+    });
+    host_fn!("txnRollback", |inst, h, ctx, id: f64| {
+        let txn = inst.txns.borrow().get(&(id as u64)).cloned();
+        if let Some(txn) = txn {
+            txn.rollback().map_err(|e| h.throw(&ctx, &e))?;
+        }
+        Ok(Value::new_undefined(ctx.clone()))
+    });
+
+    // ---- ctx ----
+    host_fn!("blockConcurrencyWhile", |inst, _h, ctx, f: Function<'js>| {
+        let kept = inst.keep(&ctx, f.into_value());
+        let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None, once: true }, Reply::Keep);
+        let section = inst.state.block_concurrency_while(async move {
+            match task.await? {
+                Settled::Kept(n) => Ok(n),
+                Settled::Json(_) => Err(Error::app("a critical section returned no value")),
+            }
+        });
+        promise(&ctx, &inst, section, kept_value, None)
+    });
+    host_fn!("waitUntil", |inst, _h, ctx, p: Value<'js>| {
+        let kept = inst.keep(&ctx, p);
+        let (me, task) = (inst.clone(), JsTask::new(inst.clone(), Start::Await { kept }, Reply::Keep));
+        inst.state.wait_until(async move {
+            if let Settled::Kept(n) = task.await? {
+                me.kept.borrow_mut().remove(&n);
+            }
+            Ok(())
+        });
+        Ok(Value::new_undefined(ctx.clone()))
+    });
+    host_fn!("abort", |inst, h, ctx, reason: Option<String>| {
+        let e = inst.state.abort(reason.as_deref());
+        Err(h.throw(&ctx, &e))
+    });
+    host_fn!(
+        "id",
+        bare | inst,
+        ctx | {
+            let id = inst.state.id();
+            let out = Array::new(ctx.clone())?;
+            out.set(0, id.hex())?;
+            out.set(1, id.name())?;
+            Ok(out.into_value())
+        }
+    );
+
+    // ---- timers, clock, randomness, console ----
+    host_fn!("setTimer", |inst, _h, ctx, f: Function<'js>, ms: f64, repeat: bool| {
+        let kept = inst.keep(&ctx, f.into_value());
+        let id = start_timer(&inst, kept, ms, repeat);
+        Ok(Value::new_number(ctx.clone(), id as f64))
+    });
+    host_fn!("clearTimer", |inst, _h, ctx, id: f64| {
+        if let Some(kept) = inst.timers.borrow_mut().remove(&(id as u64)) {
+            inst.kept.borrow_mut().remove(&kept);
+        }
+        Ok(Value::new_undefined(ctx.clone()))
+    });
+    host_fn!("now", bare | inst, ctx | Ok(Value::new_number(ctx.clone(), inst.state.now().as_millis() as f64)));
+    host_fn!("random", bare | inst, ctx | Ok(Value::new_number(ctx.clone(), inst.random())));
+    host_fn!("log", bare |inst, ctx, level: String, text: String| {
+        let line = if level == "log" { text } else { format!("{level}: {text}") };
+        inst.state.log(&line);
+        Ok(Value::new_undefined(ctx.clone()))
+    });
+
+    // ---- env: namespaces of JavaScript classes, stubs, calls ----
+    host_fn!("bindings", bare | _inst, ctx | rquickjs::IntoJs::into_js(bindings.clone(), &ctx));
+    host_fn!("vars", bare | _inst, ctx | rquickjs::IntoJs::into_js(vars_text.as_str(), &ctx));
+    host_fn!("idFromName", |inst, h, ctx, binding: String, name: String| {
+        let ns = namespace(&inst, &binding).map_err(|e| h.throw(&ctx, &e))?;
+        rquickjs::IntoJs::into_js(ns.id_from_name(&name).hex(), &ctx)
+    });
+    host_fn!("newUniqueId", |inst, h, ctx, binding: String| {
+        let ns = namespace(&inst, &binding).map_err(|e| h.throw(&ctx, &e))?;
+        rquickjs::IntoJs::into_js(ns.new_unique_id().hex(), &ctx)
+    });
+    host_fn!("call", |inst,
+                      h,
+                      ctx,
+                      binding: String,
+                      hex: String,
+                      name: Option<String>,
+                      method: String,
+                      args: String| {
+        let ns = namespace(&inst, &binding).map_err(|e| h.throw(&ctx, &e))?;
+        let id = match &name {
+            Some(n) => ns.id_from_name(n),
+            None => ns.id_from_string(&hex).map_err(|e| h.throw(&ctx, &e))?,
+        };
+        let args: Vec<serde_json::Value> =
+            serde_json::from_str(&args).map_err(|e| h.throw(&ctx, &Error::usage(e.to_string())))?;
+        let stub = ns.get(&id);
+        let work = async move { stub.call(JsCall { method, args }).await };
+        promise(
+            &ctx,
+            &inst,
+            work,
+            |v: serde_json::Value| Box::new(move |_, h: &Helpers<'_>, _| h.parse_tagged(&v.to_string())),
+            None,
+        )
+    });
+    Ok(host)
+}
+
+fn gone(ctx: &Ctx<'_>) -> rquickjs::Error {
+    match rquickjs::String::from_str(ctx.clone(), "the object's instance is gone") {
+        Ok(s) => ctx.throw(s.into_value()),
+        Err(e) => e,
+    }
+}
+
+fn namespace(inst: &Instance, binding: &str) -> Result<dosim_sim::Namespace<JsObject>, Error> {
+    inst.env
+        .namespace::<JsObject>(binding)
+        .ok_or_else(|| Error::usage(format!("env.{binding} is not a namespace of a JavaScript class")))
+}

@@ -1,0 +1,275 @@
+//! One instance of a JavaScript class: its own QuickJS runtime and context, the object
+//! built by the class's constructor, and the host's tables of what JavaScript holds
+//! (pending promises, timers, transactions). Dropping it is the crash: every handle goes
+//! first, then the context, then the engine.
+
+use crate::convert::{exception_text, Helpers};
+use crate::source::{resolve, JsProgram, WORKERS_MODULE};
+use crate::task::{Pending, TaskKey};
+use dosim_sim::{Env, Error, State};
+use rquickjs::loader::{Loader, Resolver};
+use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+const PRELUDE: &str = include_str!("prelude.js");
+
+/// Bytes of stack JavaScript may use, measured from where each entry starts: run threads
+/// have Rust's default 2 MiB, and the simulator's own frames sit above.
+const JS_STACK: usize = 512 * 1024;
+
+/// The module that re-exports the prelude's `cloudflare:workers` API.
+pub(crate) const WORKERS_SHIM: &str = "const w = globalThis.__dosimWorkers;\n\
+    export const DurableObject = w.DurableObject;\n\
+    export const WorkerEntrypoint = w.WorkerEntrypoint;\n\
+    export const env = w.env;\n";
+
+/// A class to run: a compiled program, the class it exports, and plain `env` values.
+#[derive(Clone, Debug)]
+pub struct JsClass {
+    /// The compiled program.
+    pub program: Arc<JsProgram>,
+    /// The exported class's name.
+    pub class: String,
+    /// Plain `env` values (variables), as a JSON object.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+}
+
+impl JsClass {
+    /// Class `class` of `program`, with no variables in `env`.
+    pub fn new(program: Arc<JsProgram>, class: &str) -> JsClass {
+        JsClass { program, class: class.to_owned(), vars: serde_json::Map::new() }
+    }
+}
+
+/// Which class each JavaScript namespace of a run runs (a world extension).
+#[derive(Default)]
+pub(crate) struct JsClasses(pub(crate) RefCell<BTreeMap<String, JsClass>>);
+
+pub(crate) struct Instance {
+    /// The prelude's helpers, once it ran.
+    helpers: RefCell<Option<Persistent<Object<'static>>>>,
+    /// The object (none if the constructor threw).
+    object: RefCell<Option<Persistent<Object<'static>>>>,
+    /// Host promises not yet settled, by the task whose turn created them.
+    pub(crate) pending: RefCell<BTreeMap<TaskKey, Vec<Pending>>>,
+    /// JavaScript values the host keeps for a while (callbacks, results), by number.
+    pub(crate) kept: RefCell<BTreeMap<u64, Persistent<Value<'static>>>>,
+    /// Live timers: their callbacks' numbers in `kept`.
+    pub(crate) timers: RefCell<BTreeMap<u64, u64>>,
+    /// Open transactions handed to `transaction()` closures.
+    pub(crate) txns: RefCell<BTreeMap<u64, dosim_sim::Txn>>,
+    /// The task whose turn is running JavaScript (0: none, as in the constructor).
+    pub(crate) current: Cell<TaskKey>,
+    next: Cell<u64>,
+    rng: Cell<u64>,
+    /// The constructor's error: every event rethrows it (see `JsObject::call`).
+    pub(crate) constructor_error: RefCell<Option<Error>>,
+    pub(crate) state: State,
+    pub(crate) env: Env,
+    pub(crate) me: Weak<Instance>,
+    context: Context,
+    runtime: Runtime,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // Handles before the engine: QuickJS aborts if a value outlives its runtime.
+        self.pending.borrow_mut().clear();
+        self.kept.borrow_mut().clear();
+        self.object.borrow_mut().take();
+        self.helpers.borrow_mut().take();
+        self.txns.borrow_mut().clear();
+    }
+}
+
+impl Instance {
+    /// A fresh instance of `class` for `state`: a new engine, the prelude, the program
+    /// loaded from bytecode, and the constructor run (its error kept, not raised).
+    pub(crate) fn start(state: State, env: Env, class: Option<JsClass>) -> Rc<Instance> {
+        let seed = state.entropy_seed();
+        let made = Runtime::new().and_then(|rt| Context::full(&rt).map(|cx| (rt, cx)));
+        let (runtime, context) = match made {
+            Ok(pair) => pair,
+            Err(e) => panic!("dosim could not start a JavaScript engine: {e}"),
+        };
+        runtime.set_max_stack_size(JS_STACK);
+        let inst = Rc::new_cyclic(|me| Instance {
+            helpers: RefCell::new(None),
+            object: RefCell::new(None),
+            pending: RefCell::default(),
+            kept: RefCell::default(),
+            timers: RefCell::default(),
+            txns: RefCell::default(),
+            current: Cell::new(0),
+            next: Cell::new(1),
+            rng: Cell::new(seed),
+            constructor_error: RefCell::new(None),
+            state,
+            env,
+            me: me.clone(),
+            context,
+            runtime,
+        });
+        let Some(class) = class else {
+            let binding = inst.state.binding();
+            *inst.constructor_error.borrow_mut() =
+                Some(Error::app(format!("no JavaScript class is registered for binding {binding}")));
+            return inst;
+        };
+        inst.runtime.set_loader(ProgramResolver, ProgramLoader(class.program.clone()));
+        if let Err(e) = inst.construct(&class) {
+            inst.state.log(&format!("constructor threw: {}", e.message));
+            *inst.constructor_error.borrow_mut() = Some(e);
+        }
+        inst
+    }
+
+    fn construct(&self, class: &JsClass) -> Result<(), Error> {
+        self.enter(0, |ctx| {
+            let fail = |e: rquickjs::Error| Error::app(exception_text(&ctx, e));
+            let prelude: Function = ctx.eval(PRELUDE).map_err(fail)?;
+            let host = crate::host::install(&ctx, self.me.clone(), &class.vars).map_err(fail)?;
+            let helpers: Object = prelude.call((host,)).map_err(fail)?;
+            *self.helpers.borrow_mut() = Some(Persistent::save(&ctx, helpers.clone()));
+            let workers: Object = helpers.get("workers").map_err(fail)?;
+            ctx.globals().set("__dosimWorkers", workers).map_err(fail)?;
+            let loaded = Module::import(&ctx, class.program.root()).map_err(fail)?;
+            drain(&ctx);
+            let namespace: Object = match loaded.result::<Object>() {
+                Some(r) => r.map_err(fail)?,
+                None => return Err(Error::app("the module did not finish loading (top-level await?)")),
+            };
+            let constructor: Value = namespace.get(class.class.as_str()).map_err(fail)?;
+            let Some(constructor) = constructor.as_constructor().cloned() else {
+                return Err(Error::app(format!("{} exports no class named {}", class.program.root(), class.class)));
+            };
+            let h = Helpers(helpers.clone());
+            let args: (Value, Value) = (helpers.get("ctx").map_err(fail)?, helpers.get("env").map_err(fail)?);
+            let object: Result<Object, _> = constructor.construct(args);
+            let object = match object {
+                Ok(o) => o,
+                Err(rquickjs::Error::Exception) => return Err(h.to_error(ctx.catch())),
+                Err(e) => return Err(fail(e)),
+            };
+            drain(&ctx);
+            *self.object.borrow_mut() = Some(Persistent::save(&ctx, object));
+            Ok(())
+        })
+    }
+
+    /// Runs `f` inside the engine as part of task `task`: host promises created meanwhile
+    /// belong to it. The stack limit is measured from here.
+    pub(crate) fn enter<R>(&self, task: TaskKey, f: impl FnOnce(Ctx<'_>) -> R) -> R {
+        let previous = self.current.replace(task);
+        let out = self.context.with(|ctx| {
+            // SAFETY: the runtime is alive (we hold its context) and used from this thread.
+            unsafe { rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
+            f(ctx)
+        });
+        self.current.set(previous);
+        out
+    }
+
+    /// The object and helpers, inside the engine.
+    pub(crate) fn parts<'js>(&self, ctx: &Ctx<'js>) -> Option<(Object<'js>, Helpers<'js>)> {
+        let object = self.object.borrow().clone()?.restore(ctx).ok()?;
+        Some((object, self.helpers(ctx)?))
+    }
+
+    /// The prelude's helpers.
+    pub(crate) fn helpers<'js>(&self, ctx: &Ctx<'js>) -> Option<Helpers<'js>> {
+        self.helpers.borrow().clone()?.restore(ctx).ok().map(Helpers)
+    }
+
+    /// A fresh number (tasks, kept values, timers, transactions).
+    pub(crate) fn fresh(&self) -> u64 {
+        let n = self.next.get();
+        self.next.set(n + 1);
+        n
+    }
+
+    /// Keeps a JavaScript value until `take_kept`.
+    pub(crate) fn keep<'js>(&self, ctx: &Ctx<'js>, v: Value<'js>) -> u64 {
+        let n = self.fresh();
+        self.kept.borrow_mut().insert(n, Persistent::save(ctx, v));
+        n
+    }
+
+    pub(crate) fn kept<'js>(&self, ctx: &Ctx<'js>, n: u64) -> Option<Value<'js>> {
+        let v = self.kept.borrow().get(&n).cloned()?;
+        v.restore(ctx).ok()
+    }
+
+    pub(crate) fn take_kept<'js>(&self, ctx: &Ctx<'js>, n: u64) -> Option<Value<'js>> {
+        let v = self.kept.borrow_mut().remove(&n)?;
+        v.restore(ctx).ok()
+    }
+
+    /// `Math.random()`: splitmix64 over the object's seed.
+    pub(crate) fn random(&self) -> f64 {
+        let mut z = self.rng.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        self.rng.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Adds a pending host promise to the running task.
+    pub(crate) fn add_pending(&self, p: Pending) {
+        self.pending.borrow_mut().entry(self.current.get()).or_default().push(p);
+    }
+}
+
+/// Runs every queued microtask: a turn ends only when none is left.
+pub(crate) fn drain(ctx: &Ctx<'_>) {
+    while ctx.execute_pending_job() {}
+}
+
+pub(crate) struct ProgramResolver;
+
+impl Resolver for ProgramResolver {
+    fn resolve<'js>(
+        &mut self,
+        _ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
+        Ok(resolve(base, name))
+    }
+}
+
+struct ProgramLoader(Arc<JsProgram>);
+
+impl Loader for ProgramLoader {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js, rquickjs::module::Declared>> {
+        if name == WORKERS_MODULE {
+            return Module::declare(ctx.clone(), name, WORKERS_SHIM);
+        }
+        match self.0.bytecode(name) {
+            // SAFETY: the bytecode was written by this same QuickJS build (JsProgram::compile).
+            Some(bytes) => unsafe { Module::load(ctx.clone(), bytes) },
+            None => Err(rquickjs::Error::new_loading(name)),
+        }
+    }
+}
+
+impl Instance {
+    /// Whether the object has a method called `name`.
+    pub(crate) fn has_method(&self, name: &str) -> bool {
+        self.enter(self.current.get(), |ctx| {
+            let Some((object, h)) = self.parts(&ctx) else { return false };
+            let check: rquickjs::Result<Function> = h.0.get("hasMethod");
+            check.and_then(|f| f.call((object, name))).unwrap_or(false)
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! Unmodified JavaScript and TypeScript Durable Objects inside dosim's simulation.
+//!
+//! A module is loaded from a file (TypeScript stripped with oxc), compiled once to QuickJS
+//! bytecode, and every instance of its class gets a fresh engine built from that bytecode.
+//! The class runs as a dosim object: the input gate, output gate, write coalescing,
+//! crashes, alarms and checkers are the Rust runtime's, not re-implemented. A JavaScript
+//! turn is a host turn: an event's code runs until no microtask is left, and each host
+//! promise (a storage read that misses the cache, a call to another object, a timer)
+//! settles at a later turn of the strand that made it.
+//!
+//! ```no_run
+//! use dosim_js::{register, JsCall, JsClass, JsProgram};
+//! use dosim_sim::{run, Backend, SimConfig};
+//!
+//! let program = JsProgram::load(std::path::Path::new("counter.ts")).expect("it compiles");
+//! let report = run(SimConfig::new(7), move |world| async move {
+//!     let ns = register(&world, "COUNTER", Backend::Sqlite, JsClass::new(program, "Counter"));
+//!     let stub = ns.get(&ns.id_from_name("c"));
+//!     let _ = world.client(0).call(&stub, JsCall::new("increment", vec![])).await;
+//! });
+//! assert!(report.violations.is_empty());
+//! ```
+//!
+//! | module     | owns                                                                  |
+//! |------------|-----------------------------------------------------------------------|
+//! | [`source`] | programs: loading, stripping TypeScript, bytecode                       |
+//! | `instance` | one engine per instance: prelude, constructor, the host's tables, crash |
+//! | `task`     | events as futures: host promises, turns, microtask draining            |
+//! | `host`     | the host functions behind `ctx`, `env`, timers, clock and randomness   |
+//! | `convert`  | errors and values across the boundary                                   |
+//! | [`object`] | `JsObject`, `JsCall`, and registering a class for a namespace           |
+//! | `prelude.js` | the JavaScript side: `cloudflare:workers`, storage, SQL cursor, stubs, structured clone, `Request`/`Response` |
+
+mod convert;
+mod host;
+mod instance;
+pub mod object;
+pub mod source;
+mod task;
+
+pub use instance::JsClass;
+pub use object::{register, JsCall, JsObject};
+pub use source::JsProgram;
