@@ -22,6 +22,7 @@
 //! | [`write_coalescing`] | `write-coalescing`, `write-coalescing-fixed`              |
 //! | [`cleanup`]          | `cleanup` (right as written: a negative control)          |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
+//! | [`js_port`]          | `*-js`: the reference TypeScript, judged like its Rust port |
 
 pub mod alarm_retry;
 pub mod bank;
@@ -29,6 +30,7 @@ mod clients;
 pub mod counters;
 pub mod in_memory_cache;
 pub mod initialization;
+pub mod js_port;
 pub mod optimized_write;
 pub mod outcome;
 pub mod rate_limiter;
@@ -119,6 +121,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &in_memory_cache::IN_MEMORY_CACHE_KV,
         &rate_limiter::RATE_LIMITER,
         &rate_limiter::RATE_LIMITER_FIXED,
+        &rate_limiter::RATE_LIMITER_JS,
         &initialization::INITIALIZATION,
         &optimized_write::OPTIMIZED_WRITE,
         &optimized_write::OPTIMIZED_WRITE_FIXED,

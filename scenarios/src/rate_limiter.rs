@@ -5,8 +5,10 @@
 //! instead of answering counts as refused).
 
 use crate::clients::{describe, error_text};
+use crate::js_port::{JsBinding, JsPort};
 use crate::workload::{accepts, drive, Driving, Shape, Workload};
 use crate::{Expect, Scenario};
+use dosim_js::{JsCall, JsProgram};
 use dosim_models::rate_limiter::{Decision, RateLimiterCall};
 use dosim_models::{RateLimiter, RateLimiterFixed};
 use dosim_sim::{Backend, Completion, RunReport, Violation, World};
@@ -14,6 +16,7 @@ use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 /// Requests admitted per window.
 const LIMIT: u64 = 2;
@@ -48,6 +51,32 @@ pub static RATE_LIMITER_FIXED: RateLimiterScenario = RateLimiterScenario {
     expect: Expect::Pass,
     drive: |w, wl| drive::<RateLimiterFixed>(w, "LIMITER_FIXED", Backend::Sqlite, "limiter", wl),
 };
+
+/// `rate-limiter-js`: the reference document's TypeScript, run by the JS host. It answers
+/// only the boolean, so an admitted call's time is unknown to the checker (it counts as
+/// "perhaps admitted", which can only hide over-admission, not invent it).
+pub static RATE_LIMITER_JS: JsPort = JsPort {
+    name: "rate-limiter-js",
+    about: "Rate Limiting, the reference TypeScript run verbatim (judged like rate-limiter)",
+    expect: Expect::Defect,
+    rust: &RATE_LIMITER,
+    module: ("rate_limiter.ts", include_str!("../../models/js/rate_limiter.ts")),
+    program: &RATE_LIMITER_PROGRAM,
+    classes: &[JsBinding { binding: "LIMITER", class: "RateLimiter", backend: Backend::Sqlite }],
+    id_name: "limiter",
+    to_js: |request| match serde_json::from_value(request.clone()) {
+        Ok(RateLimiterCall::CheckLimit { key, limit, window }) => {
+            JsCall::new("checkLimit", vec![key.into(), limit.into(), window.into()])
+        }
+        Err(_) => JsCall::new("checkLimit", vec![]),
+    },
+    to_rust: |call, reply| {
+        let arg = |i: usize| call.args.get(i).cloned().unwrap_or(Value::Null);
+        let request = serde_json::json!({"check_limit": {"key": arg(0), "limit": arg(1), "window": arg(2)}});
+        (request, reply.cloned())
+    },
+};
+static RATE_LIMITER_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
 
 fn requests() -> BoxedStrategy<Value> {
     prop_oneof![Just("a"), Just("b")]
