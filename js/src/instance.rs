@@ -15,6 +15,24 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 const PRELUDE: &str = include_str!("prelude.js");
+/// The prelude's module name (it exports the installer as `default`).
+const PRELUDE_MODULE: &str = "dosim:prelude";
+
+/// The prelude as bytecode, compiled once per process: parsing it per instance would be
+/// most of what starting an instance costs.
+fn prelude_bytecode() -> &'static [u8] {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES.get_or_init(|| {
+        let compiled = Runtime::new().and_then(|rt| {
+            let cx = Context::full(&rt)?;
+            cx.with(|ctx| {
+                let text = format!("export default {PRELUDE}");
+                Module::declare(ctx.clone(), PRELUDE_MODULE, text)?.write(rquickjs::module::WriteOptions::default())
+            })
+        });
+        compiled.unwrap_or_else(|e| panic!("dosim's JavaScript prelude does not compile: {e}"))
+    })
+}
 
 /// Bytes of stack JavaScript may use, measured from where each entry starts: run threads
 /// have Rust's default 2 MiB, and the simulator's own frames sit above.
@@ -130,7 +148,11 @@ impl Instance {
     fn construct(&self, class: &JsClass) -> Result<(), Error> {
         self.enter(0, |ctx| {
             let fail = |e: rquickjs::Error| Error::app(exception_text(&ctx, e));
-            let prelude: Function = ctx.eval(PRELUDE).map_err(fail)?;
+            // SAFETY: bytecode written by this QuickJS build (prelude_bytecode).
+            let module = unsafe { Module::load(ctx.clone(), prelude_bytecode()) }.map_err(fail)?;
+            let (module, _) = module.eval().map_err(fail)?;
+            drain(&ctx);
+            let prelude: Function = module.get("default").map_err(fail)?;
             let host = crate::host::install(&ctx, self.me.clone(), &class.vars).map_err(fail)?;
             let helpers: Object = prelude.call((host,)).map_err(fail)?;
             *self.helpers.borrow_mut() = Some(Persistent::save(&ctx, helpers.clone()));

@@ -3,14 +3,17 @@
 //! increments got the same number, each acknowledged increment is in the durable count,
 //! and the durable count never exceeds the increments attempted.
 
+use crate::js_port::{JsBinding, JsPort};
 use crate::workload::{accepts, drive, Driving, Workload};
 use crate::{Expect, Scenario};
+use dosim_js::{JsCall, JsProgram};
 use dosim_models::{Counter, RacyCounter, SafeCounter};
 use dosim_sim::{Backend, RunReport, Violation, World};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 /// What an acknowledged increment returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,3 +168,91 @@ pub(crate) fn check_counter(report: &RunReport, label: &str, key: &str, returns:
     }
     found
 }
+
+/// The JavaScript counters (`models/js/counters.ts`), compiled once per process.
+static COUNTERS_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
+const COUNTERS_TS: (&str, &str) = ("counters.ts", include_str!("../../models/js/counters.ts"));
+
+/// The safe counter's calls as methods: `"get_unique_number"` is `getUniqueNumber()`.
+fn safe_to_js(request: &Value) -> JsCall {
+    match request.as_str() {
+        Some("get_unique_number") => JsCall::new("getUniqueNumber", vec![]),
+        _ => JsCall::new("increment", vec![]),
+    }
+}
+
+fn safe_to_rust(call: &JsCall, reply: Option<&Value>) -> (Value, Option<Value>) {
+    let name = if call.method == "getUniqueNumber" { "get_unique_number" } else { "increment" };
+    (Value::from(name), reply.cloned())
+}
+
+fn racy_to_js(_request: &Value) -> JsCall {
+    JsCall::new("increment", vec![])
+}
+
+fn racy_to_rust(_call: &JsCall, reply: Option<&Value>) -> (Value, Option<Value>) {
+    (Value::from("increment"), reply.cloned())
+}
+
+macro_rules! js_counter {
+    ($name:ident, $cli:literal, $about:literal, $rust:ident, $binding:literal, $class:literal, $backend:expr, $to_js:ident, $to_rust:ident) => {
+        #[doc = $about]
+        pub static $name: JsPort = JsPort {
+            name: $cli,
+            about: $about,
+            expect: $rust.expect,
+            rust: &$rust,
+            module: COUNTERS_TS,
+            program: &COUNTERS_PROGRAM,
+            classes: &[JsBinding { binding: $binding, class: $class, backend: $backend }],
+            id_name: "counter",
+            to_js: $to_js,
+            to_rust: $to_rust,
+        };
+    };
+}
+
+js_counter!(
+    SAFE_COUNTER_JS,
+    "safe-counter-js",
+    "Safe counter in TypeScript (JS host): get then put; the input gate makes it race-free",
+    SAFE_COUNTER,
+    "SAFE_COUNTER",
+    "SafeCounter",
+    Backend::Sqlite,
+    safe_to_js,
+    safe_to_rust
+);
+js_counter!(
+    SAFE_COUNTER_KV_JS,
+    "safe-counter-kv-js",
+    "Safe counter in TypeScript on the KV-backed back-end: reads that miss the cache hold the gate",
+    SAFE_COUNTER_KV,
+    "SAFE_COUNTER_KV",
+    "SafeCounter",
+    Backend::Kv,
+    safe_to_js,
+    safe_to_rust
+);
+js_counter!(
+    RACY_COUNTER_JS,
+    "racy-counter-js",
+    "Read, setTimeout, write in TypeScript: the timer opens the input gate, updates are lost (must fail)",
+    RACY_COUNTER,
+    "RACY_COUNTER",
+    "RacyCounter",
+    Backend::Sqlite,
+    racy_to_js,
+    racy_to_rust
+);
+js_counter!(
+    RACY_COUNTER_KV_JS,
+    "racy-counter-kv-js",
+    "Read, setTimeout, write in TypeScript on the KV-backed back-end (must fail)",
+    RACY_COUNTER_KV,
+    "RACY_COUNTER_KV",
+    "RacyCounter",
+    Backend::Kv,
+    racy_to_js,
+    racy_to_rust
+);

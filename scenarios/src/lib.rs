@@ -9,7 +9,7 @@
 //! | [`outcome`]    | running a scenario: verdict, summary, the `check_*` entry points |
 //! | [`shrink`]     | from a failing workload to a minimal one that fails the same way |
 //! | [`regression`] | regression files: save, load, replay                             |
-//! | [`counters`]   | `counter`, `safe-counter`, `racy-counter` (+ `-kv` variants)     |
+//! | [`counters`]   | `counter`, `safe-counter`, `racy-counter` (+ `-kv`, `-js` variants) |
 //! | [`alarm_retry`] | `alarm-retry`: alarm retries, backoff, abandonment              |
 //! | [`bank`]        | `bank`: transactions that roll back, money conserved (KV)       |
 //! | [`schema_migration`] | `schema-migration`, `schema-migration-fixed`              |
@@ -112,6 +112,10 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &counters::RACY_COUNTER,
         &counters::SAFE_COUNTER_KV,
         &counters::RACY_COUNTER_KV,
+        &counters::SAFE_COUNTER_JS,
+        &counters::SAFE_COUNTER_KV_JS,
+        &counters::RACY_COUNTER_JS,
+        &counters::RACY_COUNTER_KV_JS,
         &alarm_retry::ALARM_RETRY,
         &bank::BANK,
         // patterns A
