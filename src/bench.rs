@@ -9,7 +9,11 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// The scenarios timed, in this order (a fixed set, so figures compare across commits).
-pub const SCENARIOS: &[&str] = &["counter", "safe-counter", "safe-counter-kv", "racy-counter", "racy-counter-kv"];
+pub const SCENARIOS: &[&str] =
+    &["counter", "safe-counter", "safe-counter-kv", "racy-counter", "racy-counter-kv", "safe-counter-js"];
+
+/// The same counter in Rust and in TypeScript (JS host), for the per-call comparison.
+pub const LANGUAGES: [(&str, &str); 2] = [("Rust", "safe-counter"), ("TypeScript (JS host)", "safe-counter-js")];
 
 /// How much to measure.
 #[derive(Debug, Clone)]
@@ -177,6 +181,23 @@ pub struct FixedCost {
     pub pieces: Pieces,
 }
 
+/// The per-run and per-call cost of one object's language, fitted as in [`FixedCost`].
+#[derive(Debug, Clone, Serialize)]
+pub struct LanguageFigures {
+    /// The language.
+    pub language: String,
+    /// The scenario timed (one client making N increments, no faults).
+    pub scenario: String,
+    /// Weighted fit: fixed cost per run.
+    pub fixed_us: Figure,
+    /// Weighted fit: cost per call.
+    pub per_call_us: Figure,
+    /// Per-call cost over the first language's (medians).
+    pub per_call_vs_first: f64,
+    /// Fixed cost over the first language's (medians).
+    pub fixed_vs_first: f64,
+}
+
 /// One way of doing the counter's increments, and how it compares with doing them directly.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
@@ -229,6 +250,8 @@ pub struct BenchReport {
     pub fixed_cost: FixedCost,
     /// Direct, dosim and workerd throughput of the counter.
     pub baselines: Baselines,
+    /// The same counter as a Rust object and as a TypeScript object.
+    pub languages: Vec<LanguageFigures>,
     /// An hour of timers.
     pub timers: Vec<TimerFigures>,
     /// An hour of alarms: an alarm every second whose handler writes and re-arms it.
@@ -257,6 +280,8 @@ pub fn run_bench(opts: &Options, mut progress: impl FnMut(&str)) -> BenchReport 
     let fixed_cost = bench_fixed_cost(opts);
     progress("baselines");
     let baselines = bench_baselines(opts, &scenarios, &fixed_cost);
+    progress("languages");
+    let languages = bench_languages(opts);
     progress("timers");
     let timers = vec![bench_timer(opts, false), bench_timer(opts, true)];
     progress("alarms");
@@ -275,6 +300,7 @@ pub fn run_bench(opts: &Options, mut progress: impl FnMut(&str)) -> BenchReport 
         scenarios,
         fixed_cost,
         baselines,
+        languages,
         timers,
         alarm_hour,
         peak_rss_kib_start,
@@ -384,34 +410,52 @@ fn time_us(n: u32, mut f: impl FnMut(u32)) -> f64 {
     start.elapsed().as_secs_f64() * 1e6 / f64::from(n.max(1))
 }
 
-fn bench_fixed_cost(opts: &Options) -> FixedCost {
-    let scenario = counter();
-    // About the same number of calls at every size, so each size takes similar time,
-    // with at least 10 runs even at the largest.
-    let runs_at = |calls: usize| (20_000 / calls).clamp(10, 300);
+/// Fits of time per run = fixed + per_call × calls on `scenario`, one per repetition:
+/// `(timings per size, weighted fits, unweighted fits)`.
+struct Fits {
+    per_run: Vec<Vec<f64>>,
+    weighted: (Vec<f64>, Vec<f64>),
+    plain: (Vec<f64>, Vec<f64>),
+}
+
+/// Runs per workload size: about the same number of calls at every size, so each size
+/// takes similar time, with at least 10 runs even at the largest.
+fn runs_at(calls: usize) -> usize {
+    (20_000 / calls).clamp(10, 300)
+}
+
+fn fit_sizes(opts: &Options, scenario: &'static dyn Scenario) -> Fits {
     let workloads: Vec<Workload> = opts.sizes.iter().map(|&n| increments(1, n)).collect();
-    let mut per_run: Vec<Vec<f64>> = vec![Vec::new(); opts.sizes.len()];
-    let (mut fixed, mut slope, mut plain_fixed, mut plain_slope) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut fits = Fits {
+        per_run: vec![Vec::new(); opts.sizes.len()],
+        weighted: (Vec::new(), Vec::new()),
+        plain: (Vec::new(), Vec::new()),
+    };
     for _ in 0..opts.reps {
         let mut points = Vec::new();
         for (i, (&calls, w)) in opts.sizes.iter().zip(&workloads).enumerate() {
             let runs = runs_at(calls);
             let us = time_workload(scenario, w, runs) * 1e6 / runs as f64;
-            per_run[i].push(us);
+            fits.per_run[i].push(us);
             points.push((calls as f64, us));
         }
         let relative: Vec<f64> = points.iter().map(|(_, t)| 1.0 / (t * t)).collect();
         let (a, b) = least_squares(&points, &relative);
-        fixed.push(a);
-        slope.push(b);
+        fits.weighted.0.push(a);
+        fits.weighted.1.push(b);
         let (a, b) = least_squares(&points, &vec![1.0; points.len()]);
-        plain_fixed.push(a);
-        plain_slope.push(b);
+        fits.plain.0.push(a);
+        fits.plain.1.push(b);
     }
+    fits
+}
+
+fn bench_fixed_cost(opts: &Options) -> FixedCost {
+    let fits = fit_sizes(opts, counter());
     let sizes = opts
         .sizes
         .iter()
-        .zip(&per_run)
+        .zip(&fits.per_run)
         .map(|(&calls, us)| SizeFigures {
             calls,
             runs: runs_at(calls),
@@ -421,12 +465,35 @@ fn bench_fixed_cost(opts: &Options) -> FixedCost {
         .collect();
     FixedCost {
         sizes,
-        fixed_us: Figure::of(&fixed),
-        per_call_us: Figure::of(&slope),
-        plain_fixed_us: Figure::of(&plain_fixed),
-        plain_per_call_us: Figure::of(&plain_slope),
+        fixed_us: Figure::of(&fits.weighted.0),
+        per_call_us: Figure::of(&fits.weighted.1),
+        plain_fixed_us: Figure::of(&fits.plain.0),
+        plain_per_call_us: Figure::of(&fits.plain.1),
         pieces: bench_pieces(opts),
     }
+}
+
+/// The same counter in each language of [`LANGUAGES`], fitted alike; ratios to the first.
+fn bench_languages(opts: &Options) -> Vec<LanguageFigures> {
+    let mut rows: Vec<LanguageFigures> = Vec::new();
+    for (language, name) in LANGUAGES {
+        let Some(scenario) = scenarios::find(name) else { continue };
+        let fits = fit_sizes(opts, scenario);
+        let (fixed_us, per_call_us) = (Figure::of(&fits.weighted.0), Figure::of(&fits.weighted.1));
+        let (per_call_vs_first, fixed_vs_first) = match rows.first() {
+            Some(first) => (per_call_us.median / first.per_call_us.median, fixed_us.median / first.fixed_us.median),
+            None => (1.0, 1.0),
+        };
+        rows.push(LanguageFigures {
+            language: language.to_owned(),
+            scenario: name.to_owned(),
+            fixed_us,
+            per_call_us,
+            per_call_vs_first,
+            fixed_vs_first,
+        });
+    }
+    rows
 }
 
 /// Weighted least squares of y = a + b·x; returns (a, b).

@@ -39,6 +39,7 @@ fn a_set_timeout_gap_opens_the_gate_and_updates_are_lost() {
 fn with_the_input_gate_off_the_js_safe_counter_loses_updates() {
     let s = scenarios::find("safe-counter-kv-js").unwrap();
     let config = |seed| SimConfig::new(seed).input_gate(GatePolicy::Disabled);
-    let failed = (0..100).map(|seed| check(s, config(seed))).any(|o| o.violations.iter().any(|v| v.checker == "input-gate"));
+    let failed =
+        (0..100).map(|seed| check(s, config(seed))).any(|o| o.violations.iter().any(|v| v.checker == "input-gate"));
     assert!(failed, "no input-gate violation in 100 seeds with the gate off");
 }

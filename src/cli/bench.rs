@@ -223,6 +223,23 @@ fn print_tables(r: &BenchReport) {
         ),
     }
 
+    println!("\nThe same counter (get, then put) as a Rust object and as a TypeScript object, one client making N increments, no faults");
+    println!(
+        "{:<24} {:<18} {:>30} {:>30} {:>10} {:>10}",
+        "language", "scenario", "fixed µs per run", "µs per call", "fixed/x₀", "call/x₀"
+    );
+    for l in &r.languages {
+        println!(
+            "{:<24} {:<18} {:>30} {:>30} {:>9.2}x {:>9.2}x",
+            l.language,
+            l.scenario,
+            fig(l.fixed_us, 1),
+            fig(l.per_call_us, 2),
+            l.fixed_vs_first,
+            l.per_call_vs_first
+        );
+    }
+
     println!("\nAn hour of timer and alarm activity: one object waking every simulated second, no faults");
     println!("{:<56} {:>6} {:>10} {:>28}", "each wake", "wakes", "sim ms", "wall ms");
     for t in r.timers.iter().chain(std::iter::once(&r.alarm_hour)) {
