@@ -265,7 +265,7 @@ impl Resolver for ProgramResolver {
     }
 }
 
-struct ProgramLoader(Arc<JsProgram>);
+pub(crate) struct ProgramLoader(pub(crate) Arc<JsProgram>);
 
 impl Loader for ProgramLoader {
     fn load<'js>(

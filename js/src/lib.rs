@@ -28,16 +28,19 @@
 //! | `task`     | events as futures: host promises, turns, microtask draining            |
 //! | `host`     | the host functions behind `ctx`, `env`, timers, clock and randomness   |
 //! | `convert`  | errors and values across the boundary                                   |
+//! | [`inspect`] | a program's exports, and calling an exported hook outside any run      |
 //! | [`object`] | `JsObject`, `JsCall`, and registering a class for a namespace           |
 //! | `prelude.js` | the JavaScript side: `cloudflare:workers`, storage, SQL cursor, stubs, structured clone, `Request`/`Response` |
 
 mod convert;
 mod host;
+pub mod inspect;
 mod instance;
 pub mod object;
 pub mod source;
 mod task;
 
+pub use inspect::{call_export, exports, Export};
 pub use instance::JsClass;
 pub use object::{register, JsCall, JsObject};
 pub use source::JsProgram;

@@ -22,6 +22,7 @@
 //! | [`write_coalescing`] | `write-coalescing`, `write-coalescing-fixed`              |
 //! | [`cleanup`]          | `cleanup` (right as written: a negative control)          |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
+//! | [`user`]             | `calls`: the generic workload on a user's own JS/TS module  |
 //! | [`js_port`]          | `*-js`: the reference TypeScript, judged like its Rust port |
 
 pub mod alarm_retry;
@@ -37,6 +38,7 @@ pub mod rate_limiter;
 pub mod regression;
 pub mod schema_migration;
 pub mod shrink;
+pub mod user;
 pub mod workload;
 
 // patterns B

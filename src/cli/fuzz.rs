@@ -3,7 +3,7 @@
 //! "sometimes" coverage table, and the first unexpected failure of each scenario shrunk
 //! and saved as a regression file.
 
-use super::{find, replay_command, run_json, usage, RunOptions, EXIT_OK, EXIT_VIOLATION};
+use super::{replay_command, run_json, usage, RunOptions, EXIT_OK, EXIT_VIOLATION};
 use crate::scenarios::regression::Regression;
 use crate::scenarios::shrink::shrink;
 use crate::scenarios::{self, check, Expect, Outcome, Scenario, Verdict};
@@ -88,7 +88,11 @@ const SHRINK_BUDGET: u32 = 300;
 
 pub(super) fn fuzz(a: &FuzzArgs) -> i32 {
     let chosen: Vec<&'static dyn Scenario> = match &a.scenario {
-        Some(name) => match find(name) {
+        Some(name) => match a.options.scenario(name) {
+            Ok(s) => vec![s],
+            Err(e) => return usage(e),
+        },
+        None if a.options.module.is_some() => match a.options.scenario(scenarios::user::GENERIC) {
             Ok(s) => vec![s],
             Err(e) => return usage(e),
         },

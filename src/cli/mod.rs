@@ -70,6 +70,20 @@ struct RunOptions {
     /// Fault injection.
     #[arg(long, value_enum, default_value = "swarm")]
     faults: Faults,
+    /// Your own JavaScript or TypeScript module (for the scenario `calls`).
+    #[arg(long, value_name = "PATH")]
+    module: Option<std::path::PathBuf>,
+    /// The exported Durable Object class of --module to run.
+    #[arg(long, value_name = "NAME")]
+    class: Option<String>,
+    /// A method clients call, with how to draw its arguments: `name` or
+    /// `name(arg, ...)`, an arg being int, `int A..B`, bool, string, key, or a JSON
+    /// literal. Repeat for each method.
+    #[arg(long = "method", value_name = "SPEC")]
+    methods: Vec<String>,
+    /// Storage back-end of --module's class: sqlite or kv.
+    #[arg(long, default_value = "sqlite")]
+    backend: String,
 }
 
 impl RunOptions {
@@ -91,7 +105,52 @@ impl RunOptions {
         if self.faults == Faults::Off {
             s.push_str(" --faults off");
         }
+        if let Some(m) = &self.module {
+            s.push_str(&format!(" --module {}", shell_word(&m.display().to_string())));
+        }
+        if let Some(c) = &self.class {
+            s.push_str(&format!(" --class {}", shell_word(c)));
+        }
+        for m in &self.methods {
+            s.push_str(&format!(" --method {}", shell_word(m)));
+        }
+        if self.backend != "sqlite" {
+            s.push_str(&format!(" --backend {}", shell_word(&self.backend)));
+        }
         s
+    }
+
+    /// The scenario called `name`: a built-in one, or `calls` on --module's class.
+    fn scenario(&self, name: &str) -> Result<&'static dyn Scenario, String> {
+        if name != scenarios::user::GENERIC {
+            if self.module.is_some() {
+                return Err(format!(
+                    "--module runs with the generic workload {:?}, not {name:?}",
+                    scenarios::user::GENERIC
+                ));
+            }
+            return find(name);
+        }
+        let Some(module) = &self.module else {
+            return Err(format!("the scenario {:?} needs --module PATH and --class NAME", scenarios::user::GENERIC));
+        };
+        let class = self.class.clone().ok_or("--module needs --class NAME: the exported class to run")?;
+        if !scenarios::user::is_module_path(module) {
+            return Err(format!("{}: a module ends in .ts, .mts, .js or .mjs", module.display()));
+        }
+        let methods = self.methods.iter().map(|m| scenarios::user::MethodSpec::parse(m)).collect::<Result<_, _>>()?;
+        let backend = scenarios::user::parse_backend(&self.backend)?;
+        let spec = scenarios::user::UserSpec { module: module.clone(), class, methods, backend };
+        Ok(scenarios::user::UserScenario::load(spec)?)
+    }
+}
+
+/// `text` quoted for a POSIX shell when it needs it.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,".contains(c)) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 

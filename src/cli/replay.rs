@@ -2,7 +2,7 @@
 //! Chrome trace file), from a scenario and seed or from a regression file; and shrinking a
 //! failing seed into a regression file.
 
-use super::{find, print_outcome, replay_command, run_json, usage, verdict_status, RunOptions, EXIT_VIOLATION};
+use super::{print_outcome, replay_command, run_json, usage, verdict_status, RunOptions, EXIT_VIOLATION};
 use crate::scenarios::regression::Regression;
 use crate::scenarios::shrink::shrink as shrink_seed;
 use crate::scenarios::{check, Outcome, Verdict};
@@ -82,7 +82,7 @@ pub(super) struct ShrinkArgs {
 }
 
 pub(super) fn run(a: &RunArgs) -> i32 {
-    let scenario = match find(&a.scenario) {
+    let scenario = match a.options.scenario(&a.scenario) {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
@@ -162,7 +162,7 @@ fn show(outcome: &Outcome, wall: Duration, show: &Show, replay: &str) -> i32 {
 }
 
 pub(super) fn shrink(a: &ShrinkArgs) -> i32 {
-    let scenario = match find(&a.scenario) {
+    let scenario = match a.options.scenario(&a.scenario) {
         Ok(s) => s,
         Err(e) => return usage(e),
     };

@@ -1,0 +1,100 @@
+//! A program seen from outside a run: which classes and functions it exports (so bad
+//! input is a clear message before any run), and calling an exported function on JSON,
+//! for hooks like a user's `invariant`. Both use a scratch engine with a stand-in
+//! `DurableObject`, a clock frozen at 0 and a fixed random stream: no storage, no run.
+
+use crate::convert::exception_text;
+use crate::instance::{drain, ProgramLoader, ProgramResolver};
+use crate::source::JsProgram;
+use rquickjs::{Context, Ctx, Function, Module, Object, Runtime, Value};
+use std::sync::Arc;
+
+/// One export of a program's entry module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// Its name.
+    pub name: String,
+    /// Whether it is a class (a constructor).
+    pub is_class: bool,
+    /// For a class: its methods, own and inherited (up to `DurableObject`), sorted.
+    pub methods: Vec<String>,
+}
+
+const STAND_IN: &str = r#"
+class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }
+globalThis.DurableObject = DurableObject;
+globalThis.__dosimWorkers = { DurableObject, WorkerEntrypoint: class extends DurableObject {}, env: {} };
+Date.now = () => 0;
+let seed = 1;
+Math.random = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
+// A class's `prototype` is read-only; a plain function's is writable.
+globalThis.__dosimIsClass = (v) =>
+  typeof v === "function" && Object.getOwnPropertyDescriptor(v, "prototype")?.writable === false;
+globalThis.__dosimMethods = (C) => {
+  const names = new Set();
+  for (let p = C.prototype; p && p !== DurableObject.prototype && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const k of Object.getOwnPropertyNames(p)) if (k !== "constructor" && typeof Object.getOwnPropertyDescriptor(p, k).value === "function") names.add(k);
+  }
+  return [...names].sort();
+};
+"#;
+
+/// Runs `f` on the program's entry module's namespace in a scratch engine.
+fn with_namespace<R>(
+    program: &Arc<JsProgram>,
+    f: impl for<'js> FnOnce(&Ctx<'js>, Object<'js>) -> Result<R, String>,
+) -> Result<R, String> {
+    let rt = Runtime::new().map_err(|e| e.to_string())?;
+    rt.set_loader(ProgramResolver, ProgramLoader(program.clone()));
+    let cx = Context::full(&rt).map_err(|e| e.to_string())?;
+    cx.with(|ctx| {
+        let fail = |e| format!("{}: {}", program.root(), exception_text(&ctx, e));
+        ctx.eval::<(), _>(STAND_IN).map_err(fail)?;
+        let loaded = Module::import(&ctx, program.root()).map_err(fail)?;
+        drain(&ctx);
+        let namespace: Object = match loaded.result::<Object>() {
+            Some(r) => r.map_err(fail)?,
+            None => return Err(format!("{}: the module did not finish loading (top-level await?)", program.root())),
+        };
+        f(&ctx, namespace)
+    })
+}
+
+/// The entry module's exports.
+pub fn exports(program: &Arc<JsProgram>) -> Result<Vec<Export>, String> {
+    with_namespace(program, |ctx, namespace| {
+        let methods_of: Function = ctx.globals().get("__dosimMethods").map_err(|e| e.to_string())?;
+        let is_class_fn: Function = ctx.globals().get("__dosimIsClass").map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for key in namespace.keys::<String>() {
+            let name = key.map_err(|e| e.to_string())?;
+            let value: Value = namespace.get(name.as_str()).map_err(|e| e.to_string())?;
+            let is_class: bool = is_class_fn.call((value.clone(),)).unwrap_or(false);
+            let methods = if is_class { methods_of.call((value,)).unwrap_or_default() } else { Vec::new() };
+            out.push(Export { name, is_class, methods });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    })
+}
+
+/// Calls the exported function `name` with `arg` (as JSON) and returns its result as JSON
+/// (`null` for `undefined`); a throw is an `Err` with its message.
+pub fn call_export(program: &Arc<JsProgram>, name: &str, arg: &serde_json::Value) -> Result<serde_json::Value, String> {
+    with_namespace(program, |ctx, namespace| {
+        let fail = |e| exception_text(ctx, e);
+        let f: Function = namespace.get(name).map_err(|_| format!("{} exports no function {name}", program.root()))?;
+        let arg = ctx.json_parse(arg.to_string()).map_err(fail)?;
+        let result: Value = f.call((arg,)).map_err(fail)?;
+        drain(ctx);
+        let result = match result.as_promise() {
+            Some(p) => p.result::<Value>().ok_or_else(|| format!("{name}() did not settle"))?.map_err(fail)?,
+            None => result,
+        };
+        if result.is_undefined() || result.is_null() {
+            return Ok(serde_json::Value::Null);
+        }
+        let text = ctx.json_stringify(result).map_err(fail)?.map(|s| s.to_string().unwrap_or_default());
+        serde_json::from_str(&text.unwrap_or_else(|| "null".into())).map_err(|e| e.to_string())
+    })
+}

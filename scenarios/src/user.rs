@@ -1,0 +1,289 @@
+//! `calls`: the generic workload for a user's own JavaScript or TypeScript module. Clients
+//! call the listed methods with arguments drawn from each method's spec, under the seed's
+//! faults and crashes; the runtime's checkers judge the run, and so does the module's own
+//! `invariant` export, if it has one (see [`INVARIANT_HOOK`]).
+//!
+//! A method spec is `name` or `name(arg, ...)`; an argument is `int` (0..=100),
+//! `int A..B` (inclusive), `bool`, `string` (short, from a small alphabet, so values
+//! repeat), `key` (one of `a`..`e`), or a JSON literal, passed as is (`"x"`, `3`, `null`).
+
+use crate::workload::{drive, Driving, Shape, Workload};
+use crate::Scenario;
+use dosim_js::{register, JsCall, JsClass, JsObject, JsProgram};
+use dosim_sim::{Backend, Completion, RunReport, Violation, World};
+use proptest::prelude::*;
+use proptest::strategy::BoxedStrategy;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The generic workload's name on the command line.
+pub const GENERIC: &str = "calls";
+
+/// The binding the user's class is registered under.
+pub const BINDING: &str = "OBJECT";
+
+/// What the module may export to judge a run: `export function invariant(run)`. It runs
+/// after the run, in a fresh engine outside the simulation, with
+/// `run = { history, storage, tables, alarms }`: `history` lists every call in invoke
+/// order as `{ index, client, method, args, ok, value, error, invokedAt, completedAt }`
+/// (`ok` is `true`, `false`, or `null` when the caller cannot know whether it ran);
+/// `storage` is the object's committed key-value data, `tables` its committed SQL rows
+/// (`{ table: [row, ...] }`), `alarms` the alarm still set (ms) or `null`. It returns
+/// nothing (or an empty array) when the run is right, else a message or an array of
+/// messages; throwing counts as one message.
+pub const INVARIANT_HOOK: &str = "invariant";
+
+/// One argument of a method spec.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgSpec {
+    Int(i64, i64),
+    Bool,
+    Text,
+    Key,
+    Literal(Value),
+}
+
+/// A method clients call, and how its arguments are drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodSpec {
+    pub name: String,
+    pub args: Vec<ArgSpec>,
+}
+
+impl MethodSpec {
+    /// Parses `name` or `name(arg, ...)`.
+    pub fn parse(text: &str) -> Result<MethodSpec, String> {
+        let text = text.trim();
+        let (name, rest) = match text.split_once('(') {
+            None => (text, None),
+            Some((n, r)) => {
+                let inner = r.strip_suffix(')').ok_or_else(|| format!("method spec {text:?}: missing ')'"))?;
+                (n.trim(), Some(inner))
+            }
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+            return Err(format!("method spec {text:?}: {name:?} is not a method name"));
+        }
+        let args = match rest.map(str::trim) {
+            None | Some("") => Vec::new(),
+            Some(inner) => split_args(inner).iter().map(|a| parse_arg(a)).collect::<Result<_, _>>()?,
+        };
+        Ok(MethodSpec { name: name.to_owned(), args })
+    }
+
+    fn strategy(&self) -> BoxedStrategy<Value> {
+        let name = self.name.clone();
+        let args: Vec<BoxedStrategy<Value>> = self.args.iter().map(arg_strategy).collect();
+        args.prop_map(move |args| json!({ "method": name, "args": args })).boxed()
+    }
+}
+
+/// Splits at top-level commas (JSON literals may hold commas).
+fn split_args(inner: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth, mut quoted) = (Vec::new(), String::new(), 0i32, false);
+    for c in inner.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '[' | '{' if !quoted => depth += 1,
+            ']' | '}' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out
+}
+
+fn parse_arg(text: &str) -> Result<ArgSpec, String> {
+    let t = text.trim();
+    let words: Vec<&str> = t.split_whitespace().collect();
+    match words.as_slice() {
+        ["int"] => Ok(ArgSpec::Int(0, 100)),
+        ["int", range] => {
+            let bad = || format!("argument {t:?}: expected int A..B");
+            let (a, b) = range.split_once("..").ok_or_else(bad)?;
+            let (a, b): (i64, i64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+            if a > b {
+                return Err(bad());
+            }
+            Ok(ArgSpec::Int(a, b))
+        }
+        ["bool"] => Ok(ArgSpec::Bool),
+        ["string"] => Ok(ArgSpec::Text),
+        ["key"] => Ok(ArgSpec::Key),
+        _ => serde_json::from_str(t)
+            .map(ArgSpec::Literal)
+            .map_err(|_| format!("argument {t:?}: expected int, int A..B, bool, string, key, or a JSON literal")),
+    }
+}
+
+fn arg_strategy(spec: &ArgSpec) -> BoxedStrategy<Value> {
+    match spec.clone() {
+        ArgSpec::Int(a, b) => (a..=b).prop_map(Value::from).boxed(),
+        ArgSpec::Bool => any::<bool>().prop_map(Value::from).boxed(),
+        ArgSpec::Text => "[a-c]{0,3}".prop_map(Value::from).boxed(),
+        ArgSpec::Key => {
+            prop_oneof![Just("a"), Just("b"), Just("c"), Just("d"), Just("e")].prop_map(Value::from).boxed()
+        }
+        ArgSpec::Literal(v) => Just(v).boxed(),
+    }
+}
+
+/// A user's module and what to do with it.
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub module: PathBuf,
+    pub class: String,
+    pub methods: Vec<MethodSpec>,
+    pub backend: Backend,
+}
+
+/// The generic workload on a user's class.
+pub struct UserScenario {
+    spec: UserSpec,
+    program: Arc<JsProgram>,
+    has_invariant: bool,
+    about: String,
+}
+
+impl UserScenario {
+    /// Compiles the module and checks the class and methods exist: every problem is a
+    /// message for the user, not a panic.
+    pub fn load(spec: UserSpec) -> Result<&'static UserScenario, String> {
+        if spec.methods.is_empty() {
+            return Err("say which methods clients call: --method NAME (repeat it; see `dosim run --help`)".into());
+        }
+        let program = JsProgram::load(&spec.module)?;
+        let exports = dosim_js::exports(&program)?;
+        let class = exports.iter().find(|e| e.name == spec.class).ok_or_else(|| {
+            let names: Vec<&str> = exports.iter().filter(|e| e.is_class).map(|e| e.name.as_str()).collect();
+            format!("{} exports no class {:?}; its classes: {}", spec.module.display(), spec.class, names.join(", "))
+        })?;
+        for m in &spec.methods {
+            if !class.methods.contains(&m.name) {
+                return Err(format!(
+                    "class {} has no method {:?}; its methods: {}",
+                    spec.class,
+                    m.name,
+                    class.methods.join(", ")
+                ));
+            }
+        }
+        let has_invariant = exports.iter().any(|e| e.name == INVARIANT_HOOK && !e.is_class);
+        let about = format!("{} of {} ({} methods)", spec.class, spec.module.display(), spec.methods.len());
+        Ok(Box::leak(Box::new(UserScenario { spec, program, has_invariant, about })))
+    }
+
+    /// The spec it runs.
+    pub fn spec(&self) -> &UserSpec {
+        &self.spec
+    }
+
+    fn label(&self) -> String {
+        format!("{BINDING}:object")
+    }
+
+    /// The argument the `invariant` hook gets.
+    pub fn run_view(&self, report: &RunReport) -> Value {
+        let label = self.label();
+        let history: Vec<Value> = report
+            .history
+            .iter()
+            .filter(|op| op.object == label)
+            .map(|op| {
+                let call: JsCall = serde_json::from_value(op.request.clone()).unwrap_or(JsCall::new("", vec![]));
+                let (ok, value, error) = match &op.completion {
+                    Completion::Ok { value } => (json!(true), value.clone(), Value::Null),
+                    Completion::Fail { error } => (json!(false), Value::Null, json!(error.message)),
+                    Completion::Info { error } => (Value::Null, Value::Null, json!(error.message)),
+                    Completion::Pending => (Value::Null, Value::Null, Value::Null),
+                };
+                json!({
+                    "index": op.index, "client": op.client, "method": call.method, "args": call.args,
+                    "ok": ok, "value": value, "error": error,
+                    "invokedAt": op.invoked_at.as_millis(),
+                    "completedAt": op.completed_at.map(|t| t.as_millis()),
+                })
+            })
+            .collect();
+        json!({
+            "history": history,
+            "storage": report.durable.get(&label).cloned().unwrap_or_default(),
+            "tables": report.tables.get(&label).cloned().unwrap_or_default(),
+            "alarms": report.alarms_set.get(&label),
+        })
+    }
+}
+
+impl Scenario for UserScenario {
+    fn name(&self) -> &'static str {
+        GENERIC
+    }
+
+    fn about(&self) -> &'static str {
+        // Leaked with the scenario itself: one per process.
+        Box::leak(self.about.clone().into_boxed_str())
+    }
+
+    fn shape(&self) -> Shape {
+        Shape { clients: (2, 4), calls: (3, 8), max_think_ms: 5, chaos_window_ms: 60 }
+    }
+
+    fn requests(&self) -> BoxedStrategy<Value> {
+        let all: Vec<BoxedStrategy<Value>> = self.spec.methods.iter().map(MethodSpec::strategy).collect();
+        proptest::strategy::Union::new(all).boxed()
+    }
+
+    fn accepts(&self, request: &Value) -> Result<(), String> {
+        let call: JsCall = serde_json::from_value(request.clone()).map_err(|e| e.to_string())?;
+        match self.spec.methods.iter().any(|m| m.name == call.method) {
+            true => Ok(()),
+            false => Err(format!("method {:?} is not one of the listed methods", call.method)),
+        }
+    }
+
+    fn drive(&self, world: World, workload: Workload) -> Driving {
+        register(&world, BINDING, self.spec.backend, JsClass::new(self.program.clone(), &self.spec.class));
+        drive::<JsObject>(&world, BINDING, self.spec.backend, "object", workload)
+    }
+
+    fn check(&self, report: &RunReport) -> Vec<Violation> {
+        if !self.has_invariant {
+            return Vec::new();
+        }
+        let view = self.run_view(report);
+        let messages = dosim_js::call_export(&self.program, INVARIANT_HOOK, &view)
+            .map(|v| match v {
+                Value::Null => Vec::new(),
+                Value::String(s) => vec![s],
+                Value::Array(items) => {
+                    items.into_iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect()
+                }
+                other => vec![format!("invariant() returned {other}, expected nothing, a message or an array")],
+            })
+            .unwrap_or_else(|e| vec![e]);
+        messages
+            .into_iter()
+            .map(|message| Violation { checker: "invariant".into(), message, at: report.sim_time })
+            .collect()
+    }
+}
+
+/// `Backend` from its command-line name.
+pub fn parse_backend(text: &str) -> Result<Backend, String> {
+    match text {
+        "sqlite" => Ok(Backend::Sqlite),
+        "kv" => Ok(Backend::Kv),
+        other => Err(format!("unknown backend {other:?}: sqlite or kv")),
+    }
+}
+
+/// Whether `path` looks like a module dosim can load.
+pub fn is_module_path(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("ts" | "mts" | "js" | "mjs"))
+}
