@@ -242,15 +242,22 @@ pub(crate) fn install<'js>(
     host_fn!("transaction", |inst, _h, ctx, f: Function<'js>| {
         let kept = inst.keep(&ctx, f.into_value());
         let thrown: Thrown = Rc::default();
-        let (me, caught) = (inst.clone(), thrown.clone());
+        // Weak: this future waits in the instance's own table, and must not keep it alive.
+        let (me, caught) = (inst.me.clone(), thrown.clone());
         let work = inst.state.storage().transaction(move |txn| {
-            let id = me.fresh();
-            me.txns.borrow_mut().insert(id, txn);
-            let task = JsTask::new(me.clone(), Start::Callback { kept, arg: Some(id), once: true }, Reply::Keep)
-                .keeping_exception(caught);
+            let started = me.upgrade().map(|me| {
+                let id = me.fresh();
+                me.txns.borrow_mut().insert(id, txn);
+                let start = Start::Callback { kept, arg: Some(id), once: true };
+                (id, JsTask::new(me, start, Reply::Keep).keeping_exception(caught))
+            });
+            let me = me.clone();
             async move {
+                let (id, task) = started.ok_or_else(|| Error::reset("the object's instance is gone"))?;
                 let outcome = task.await;
-                me.txns.borrow_mut().remove(&id);
+                if let Some(me) = me.upgrade() {
+                    me.txns.borrow_mut().remove(&id);
+                }
                 match outcome? {
                     Settled::Kept(n) => Ok(n),
                     Settled::Json(_) => Err(Error::app("a transaction returned no value")),

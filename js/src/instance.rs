@@ -92,8 +92,18 @@ pub(crate) struct Instance {
     runtime: Runtime,
 }
 
+/// Instances alive in this process (every run's): a crash or the end of a run must bring
+/// an object's count back down, or engines are leaking.
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many JavaScript instances (engines) are alive in this process.
+pub fn live_instances() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         // Handles before the engine: QuickJS aborts if a value outlives its runtime.
         self.pending.borrow_mut().clear();
         self.kept.borrow_mut().clear();
@@ -114,6 +124,7 @@ impl Instance {
             Err(e) => panic!("dosim could not start a JavaScript engine: {e}"),
         };
         runtime.set_max_stack_size(JS_STACK);
+        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let inst = Rc::new_cyclic(|me| Instance {
             helpers: RefCell::new(None),
             object: RefCell::new(None),

@@ -41,6 +41,6 @@ pub mod source;
 mod task;
 
 pub use inspect::{call_export, exports, Export};
-pub use instance::JsClass;
+pub use instance::{live_instances, JsClass};
 pub use object::{register, JsCall, JsObject};
 pub use source::JsProgram;

@@ -170,10 +170,13 @@ impl JsTask {
 
     fn begin(&mut self, start: Start) {
         let inst = self.inst.clone();
-        // Host promises made by the constructor are settled by the first event's task.
-        let orphans = inst.pending.borrow_mut().remove(&0);
-        if let Some(orphans) = orphans {
-            inst.pending.borrow_mut().entry(self.key).or_default().extend(orphans);
+        // Host promises made by the constructor are settled by the first event's task (not
+        // by a callback's: the constructor's critical section would then wait for itself).
+        if matches!(start, Start::Call { .. } | Start::Alarm { .. }) {
+            let orphans = inst.pending.borrow_mut().remove(&0);
+            if let Some(orphans) = orphans {
+                inst.pending.borrow_mut().entry(self.key).or_default().extend(orphans);
+            }
         }
         let (slot, reply, thrown) = (self.slot.clone(), self.reply, self.thrown.clone());
         inst.enter(self.key, |ctx| {
