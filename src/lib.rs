@@ -84,15 +84,44 @@
 //! assert!(failing.is_some(), "read-sleep-write loses updates, and dosim finds it");
 //! ```
 //!
+//! JavaScript and TypeScript objects run unmodified on the JS host ([`js`]): the same
+//! gates, crashes and checkers, with `ctx`, `env` and the storage APIs as Cloudflare
+//! documents them.
+//!
+//! ```
+//! use dosim::js::{register, JsCall, JsClass, JsProgram};
+//! use dosim::sim::{run, Backend, SimConfig};
+//!
+//! let program = JsProgram::from_source("tally.ts", r#"
+//!     import { DurableObject } from "cloudflare:workers";
+//!     export class Tally extends DurableObject {
+//!       async add(n: number): Promise<number> {
+//!         const total: number = ((await this.ctx.storage.get("total")) ?? 0) + n;
+//!         this.ctx.storage.put("total", total);
+//!         return total;
+//!       }
+//!     }"#).unwrap();
+//! let report = run(SimConfig::new(7), move |world| async move {
+//!     let ns = register(&world, "TALLY", Backend::Sqlite, JsClass::new(program, "Tally"));
+//!     let stub = ns.get(&ns.id_from_name("a"));
+//!     for _ in 0..5 {
+//!         let _ = world.client(0).call(&stub, JsCall::new("add", vec![2.into()])).await;
+//!     }
+//! });
+//! assert!(report.violations.is_empty(), "{:?}", report.violations);
+//! ```
+//!
 //! ## Layout
 //!
 //! | crate                 | re-exported as  | owns                                            |
 //! |-----------------------|-----------------|-------------------------------------------------|
 //! | `dosim-sim`           | [`sim`]         | the simulated runtime; knows no model           |
 //! | `dosim-models`        | [`models`]      | Durable Object implementations                  |
+//! | `dosim-js`            | [`js`]          | the JavaScript/TypeScript host (QuickJS, oxc)   |
 //! | `dosim-scenarios`     | [`scenarios`]   | workloads and invariants                        |
 //! | `dosim` (this crate)  |                 | the `dosim` command and this facade             |
 
+pub use dosim_js as js;
 pub use dosim_models as models;
 pub use dosim_scenarios as scenarios;
 pub use dosim_sim as sim;

@@ -66,12 +66,30 @@ fn list_options(text: &str) -> Result<ListOptions, Error> {
     })
 }
 
-/// A timer's callback runs as a new event of the object, after `ms` of simulated time.
-fn start_timer(inst: &Rc<Instance>, kept: u64, ms: f64, repeat: bool) -> u64 {
+/// A timer's callback runs as a new event of the object, after `ms` of simulated time;
+/// a `setTimeout` made inside a critical section fires inside it (workerd's timers carry
+/// the critical section they were made in), as a host promise of the section's task.
+fn start_timer<'js>(ctx: &Ctx<'js>, inst: &Rc<Instance>, kept: u64, ms: f64, repeat: bool) -> rquickjs::Result<u64> {
     let id = inst.fresh();
     inst.timers.borrow_mut().insert(id, kept);
-    let (weak, state) = (inst.me.clone(), inst.state.clone());
     let delay = Duration::from_millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 });
+    if !repeat && inst.sections.borrow().contains(&inst.current.get()) {
+        let fire = move |()| -> Deliver {
+            Box::new(move |ctx, _, inst| {
+                let Some(kept) = inst.timers.borrow_mut().remove(&id) else {
+                    return Ok(Value::new_undefined(ctx.clone()));
+                };
+                match inst.take_kept(ctx, kept).and_then(|f| f.into_function()) {
+                    Some(f) => f.call::<_, Value>(()),
+                    None => Ok(Value::new_undefined(ctx.clone())),
+                }
+            })
+        };
+        let sleep = inst.state.sleep(delay);
+        promise(ctx, inst, async move { Ok(sleep.await) }, fire, None)?;
+        return Ok(id);
+    }
+    let (weak, state) = (inst.me.clone(), inst.state.clone());
     inst.state.spawn_event("timer", async move {
         loop {
             state.sleep(delay).await;
@@ -93,7 +111,7 @@ fn start_timer(inst: &Rc<Instance>, kept: u64, ms: f64, repeat: bool) -> u64 {
             }
         }
     });
-    id
+    Ok(id)
 }
 
 /// Builds the `host` object for one instance.
@@ -249,7 +267,7 @@ pub(crate) fn install<'js>(
                 let id = me.fresh();
                 me.txns.borrow_mut().insert(id, txn);
                 let start = Start::Callback { kept, arg: Some(id), once: true };
-                (id, JsTask::new(me, start, Reply::Keep).keeping_exception(caught))
+                (id, JsTask::new(me, start, Reply::Keep).keeping_exception(caught).in_section())
             });
             let me = me.clone();
             async move {
@@ -301,7 +319,7 @@ pub(crate) fn install<'js>(
     // ---- ctx ----
     host_fn!("blockConcurrencyWhile", |inst, _h, ctx, f: Function<'js>| {
         let kept = inst.keep(&ctx, f.into_value());
-        let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None, once: true }, Reply::Keep);
+        let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None, once: true }, Reply::Keep).in_section();
         let section = inst.state.block_concurrency_while(async move {
             match task.await? {
                 Settled::Kept(n) => Ok(n),
@@ -340,7 +358,7 @@ pub(crate) fn install<'js>(
     // ---- timers, clock, randomness, console ----
     host_fn!("setTimer", |inst, _h, ctx, f: Function<'js>, ms: f64, repeat: bool| {
         let kept = inst.keep(&ctx, f.into_value());
-        let id = start_timer(&inst, kept, ms, repeat);
+        let id = start_timer(&ctx, &inst, kept, ms, repeat)?;
         Ok(Value::new_number(ctx.clone(), id as f64))
     });
     host_fn!("clearTimer", |inst, _h, ctx, id: f64| {

@@ -79,6 +79,8 @@ pub(crate) struct Instance {
     pub(crate) timers: RefCell<BTreeMap<u64, u64>>,
     /// Open transactions handed to `transaction()` closures.
     pub(crate) txns: RefCell<BTreeMap<u64, dosim_sim::Txn>>,
+    /// Tasks that are critical sections' callbacks.
+    pub(crate) sections: RefCell<std::collections::BTreeSet<TaskKey>>,
     /// The task whose turn is running JavaScript (0: none, as in the constructor).
     pub(crate) current: Cell<TaskKey>,
     next: Cell<u64>,
@@ -105,8 +107,9 @@ impl Drop for Instance {
     fn drop(&mut self) {
         LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         // Handles before the engine: QuickJS aborts if a value outlives its runtime.
-        self.pending.borrow_mut().clear();
-        self.kept.borrow_mut().clear();
+        // Taken out first: dropping a pending future may touch these tables again.
+        drop(std::mem::take(&mut *self.pending.borrow_mut()));
+        drop(std::mem::take(&mut *self.kept.borrow_mut()));
         self.object.borrow_mut().take();
         self.helpers.borrow_mut().take();
         self.txns.borrow_mut().clear();
@@ -132,6 +135,7 @@ impl Instance {
             kept: RefCell::default(),
             timers: RefCell::default(),
             txns: RefCell::default(),
+            sections: RefCell::default(),
             current: Cell::new(0),
             next: Cell::new(1),
             rng: Cell::new(seed),

@@ -162,6 +162,13 @@ impl JsTask {
         JsTask { key: inst.fresh(), start: Some(start), reply, slot: Rc::default(), thrown: None, inst }
     }
 
+    /// Marks the task as a critical section's (`blockConcurrencyWhile`, `transaction`):
+    /// timers its code sets fire inside the section.
+    pub(crate) fn in_section(self) -> JsTask {
+        self.inst.sections.borrow_mut().insert(self.key);
+        self
+    }
+
     /// Keeps the exception the callback throws in `thrown` (a transaction rejects with it).
     pub(crate) fn keeping_exception(mut self, thrown: Thrown) -> JsTask {
         self.thrown = Some(thrown);
@@ -306,6 +313,14 @@ fn finish(slot: &Rc<RefCell<Slot>>, result: Result<Settled, Error>) {
     }
     if let Some(w) = s.waker.take() {
         w.wake();
+    }
+}
+
+impl Drop for JsTask {
+    fn drop(&mut self) {
+        // A task killed by a crash leaves nothing behind in the instance's tables.
+        self.inst.sections.borrow_mut().remove(&self.key);
+        self.inst.pending.borrow_mut().remove(&self.key);
     }
 }
 

@@ -80,3 +80,43 @@ fn runaway_recursion_is_a_range_error_for_the_caller() {
     // The object is still usable afterwards.
     assert_eq!(report.history[1].ok_value(), Some(&serde_json::json!(10)));
 }
+
+const TIMERS: &str = r#"
+export class T extends DurableObject {
+  async inSection() {
+    // A timer made inside a critical section fires inside it (workerd: timers carry it).
+    return this.ctx.blockConcurrencyWhile(async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      return "done";
+    });
+  }
+  async later() {
+    // A timer made by a call is a new event: the reply does not wait for it.
+    setTimeout(() => this.ctx.storage.put("fired", Date.now()), 1000);
+    return Date.now();
+  }
+  async fired() { return (await this.ctx.storage.get("fired")) ?? null; }
+}
+"#;
+
+#[test]
+fn timers_fire_inside_their_critical_section_or_as_new_events() {
+    let program = JsProgram::from_source("t.js", TIMERS).unwrap();
+    let report = run(SimConfig::new(2).faults(FaultPolicy::Off), move |world| async move {
+        let ns = register(&world, "T", Backend::Sqlite, JsClass::new(program, "T"));
+        let stub = ns.get(&ns.id_from_name("t"));
+        let c = world.client(0);
+        let _ = c.call(&stub, JsCall::new("inSection", vec![])).await;
+        let _ = c.call(&stub, JsCall::new("later", vec![])).await;
+        let _ = c.call(&stub, JsCall::new("fired", vec![])).await;
+        world.sleep(std::time::Duration::from_secs(2)).await;
+        let _ = c.call(&stub, JsCall::new("fired", vec![])).await;
+    });
+    let h = &report.history;
+    assert_eq!(h[0].ok_value(), Some(&serde_json::json!("done")), "{}", report.trace_text());
+    assert!(h[0].completed_at.unwrap().as_millis() - h[0].invoked_at.as_millis() < 1000);
+    let set_at = h[1].ok_value().and_then(serde_json::Value::as_u64).expect("later() answers a time");
+    assert!(h[1].completed_at.unwrap().as_millis() < set_at + 1000, "the reply waited for the timer");
+    assert_eq!(h[2].ok_value(), Some(&serde_json::Value::Null));
+    assert_eq!(h[3].ok_value(), Some(&serde_json::json!(set_at + 1000)), "{}", report.trace_text());
+}
