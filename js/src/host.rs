@@ -86,7 +86,11 @@ fn start_timer<'js>(ctx: &Ctx<'js>, inst: &Rc<Instance>, kept: u64, ms: f64, rep
             })
         };
         let sleep = inst.state.sleep(delay);
-        promise(ctx, inst, async move { Ok(sleep.await) }, fire, None)?;
+        let wait = async move {
+            sleep.await;
+            Ok(())
+        };
+        promise(ctx, inst, wait, fire, None)?;
         return Ok(id);
     }
     let (weak, state) = (inst.me.clone(), inst.state.clone());
