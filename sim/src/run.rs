@@ -19,6 +19,11 @@ use std::time::Duration;
 /// Name of the threads runs execute on (the panic hook keeps them quiet).
 const RUN_THREAD: &str = "dosim-run";
 
+/// Stack of a run's thread: fixed (not `RUST_MIN_STACK`'s), and roomy enough for object
+/// code that recurses, JavaScript engines included (the JS host limits its engines to a
+/// fraction of it).
+pub const RUN_THREAD_STACK: usize = 8 * 1024 * 1024;
+
 /// Runs `workload` under `config` and reports what happened.
 pub fn run<W, F>(config: SimConfig, workload: W) -> RunReport
 where
@@ -31,6 +36,7 @@ where
     let plan = config.faults.plan(seed);
     let joined = std::thread::Builder::new()
         .name(RUN_THREAD.into())
+        .stack_size(RUN_THREAD_STACK)
         .spawn(move || run_on_this_thread(config, workload))
         .map_err(|e| format!("could not start a run thread: {e}"))
         .and_then(|h| h.join().map_err(|p| panic_text(p.as_ref())));
