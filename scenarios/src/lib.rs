@@ -17,7 +17,7 @@
 //! | [`rate_limiter`]     | `rate-limiter`, `rate-limiter-fixed`                      |
 //! | [`initialization`]   | `initialization`                                          |
 //! | [`optimized_write`]  | `optimized-write`, `optimized-write-fixed`                |
-//! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`)               |
+//! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`, `-js`)        |
 //! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`)                   |
 //! | [`write_coalescing`] | `write-coalescing`, `write-coalescing-fixed`              |
 //! | [`cleanup`]          | `cleanup` (right as written: a negative control)          |
@@ -135,6 +135,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &batch_processing::BATCH_PROCESSING,
         &batch_processing::BATCH_PROCESSING_PATCHED,
         &batch_processing::BATCH_PROCESSING_FIXED,
+        &batch_processing::BATCH_PROCESSING_JS,
         &parent_child::PARENT_CHILD,
         &parent_child::PARENT_CHILD_PATCHED,
         &parent_child::PARENT_CHILD_FIXED,
