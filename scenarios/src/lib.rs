@@ -18,7 +18,7 @@
 //! | [`initialization`]   | `initialization`                                          |
 //! | [`optimized_write`]  | `optimized-write`, `optimized-write-fixed`                |
 //! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`, `-js`)        |
-//! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`)                   |
+//! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`, `-js`)            |
 //! | [`write_coalescing`] | `write-coalescing`, `write-coalescing-fixed`              |
 //! | [`cleanup`]          | `cleanup` (right as written: a negative control)          |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
@@ -139,6 +139,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &parent_child::PARENT_CHILD,
         &parent_child::PARENT_CHILD_PATCHED,
         &parent_child::PARENT_CHILD_FIXED,
+        &parent_child::PARENT_CHILD_JS,
         &write_coalescing::WRITE_COALESCING,
         &write_coalescing::WRITE_COALESCING_FIXED,
         &cleanup::CLEANUP,
