@@ -19,7 +19,7 @@
 //! | [`optimized_write`]  | `optimized-write`, `optimized-write-fixed`                |
 //! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`, `-js`)        |
 //! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`, `-js`)            |
-//! | [`write_coalescing`] | `write-coalescing`, `write-coalescing-fixed`              |
+//! | [`write_coalescing`] | `write-coalescing` (+ `-fixed`, `-js`)                    |
 //! | [`cleanup`]          | `cleanup` (right as written: a negative control)          |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
 //! | [`user`]             | `calls`: the generic workload on a user's own JS/TS module  |
@@ -142,6 +142,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &parent_child::PARENT_CHILD_JS,
         &write_coalescing::WRITE_COALESCING,
         &write_coalescing::WRITE_COALESCING_FIXED,
+        &write_coalescing::WRITE_COALESCING_JS,
         &cleanup::CLEANUP,
     ];
     ALL
