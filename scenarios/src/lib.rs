@@ -20,7 +20,7 @@
 //! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`, `-js`)        |
 //! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`, `-js`)            |
 //! | [`write_coalescing`] | `write-coalescing` (+ `-fixed`, `-js`)                    |
-//! | [`cleanup`]          | `cleanup` (right as written: a negative control)          |
+//! | [`cleanup`]          | `cleanup` (+ `-js`), right as written: negative controls  |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
 //! | [`user`]             | `calls`: the generic workload on a user's own JS/TS module  |
 //! | [`js_port`]          | `*-js`: the reference TypeScript, judged like its Rust port |
@@ -144,6 +144,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &write_coalescing::WRITE_COALESCING_FIXED,
         &write_coalescing::WRITE_COALESCING_JS,
         &cleanup::CLEANUP,
+        &cleanup::CLEANUP_JS,
     ];
     ALL
 }
