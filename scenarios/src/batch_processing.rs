@@ -7,15 +7,18 @@
 //! object's own database, so a correct port can commit it with the item's removal.
 
 use crate::evidence::{calls, drive_clients, story_since};
+use crate::js_port::{as_json, untagged, JsBinding, JsPort};
 use crate::workload::{Driving, Shape, Workload};
 use crate::{Expect, Scenario};
+use dosim_js::{JsCall, JsObject, JsProgram};
 use dosim_models::batch_processing::{BatchCall, BatchProcessor, FixedBatchProcessor};
 use dosim_models::js::{Faithful, Patched};
-use dosim_sim::{Completion, DurableObject, RunReport, Violation, World};
+use dosim_sim::{Backend, Completion, DurableObject, RunReport, Violation, World};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 const BINDING: &str = "BATCH";
 const OBJECT: &str = "batch";
@@ -53,10 +56,40 @@ pub static BATCH_PROCESSING_FIXED: BatchScenario = BatchScenario {
     drive: drive::<FixedBatchProcessor>,
 };
 
+/// `batch-processing-js`: the reference document's TypeScript, run by the JS host.
+/// `addItem` answers `undefined`, which the history records as `null`, the reply of the
+/// Rust port's `()`.
+pub static BATCH_PROCESSING_JS: JsPort = JsPort {
+    name: "batch-processing-js",
+    about: "Batch Processing with Alarms, the reference TypeScript run verbatim (judged like batch-processing)",
+    expect: Expect::Defect,
+    rust: &BATCH_PROCESSING,
+    module: ("batch_processing.ts", include_str!("../../models/js/batch_processing.ts")),
+    program: &BATCH_PROCESSING_PROGRAM,
+    classes: &[JsBinding { binding: BINDING, class: "BatchProcessor", backend: Backend::Sqlite }],
+    id_name: OBJECT,
+    to_js: |request| match serde_json::from_value(request.clone()) {
+        Ok(BatchCall::AddItem(item)) => JsCall::new("addItem", vec![item.into()]),
+        Err(_) => JsCall::new("addItem", vec![]),
+    },
+    to_rust: |call, reply| {
+        let item = call.args.first().cloned().unwrap_or(Value::Null);
+        (serde_json::json!({ "add_item": item }), reply.map(untagged))
+    },
+    drive: Some(|world, workload| {
+        let call =
+            |c: usize, k: usize, step: &Value| Some((BATCH_PROCESSING_JS.to_js)(&as_json(concretize(c, k, step)?)));
+        drive_clients::<JsObject>(world, BINDING, OBJECT, workload, call, |_| false)
+    }),
+};
+static BATCH_PROCESSING_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
+
 /// Every step is `"add_item"`; the item is named after its client and call (`c1-4`).
+fn concretize(c: usize, k: usize, step: &Value) -> Option<BatchCall> {
+    (step == "add_item").then(|| BatchCall::AddItem(format!("c{c}-{k}")))
+}
+
 fn drive<O: DurableObject<Request = BatchCall>>(world: &World, workload: Workload) -> Driving {
-    let concretize =
-        |c: usize, k: usize, step: &Value| (step == "add_item").then(|| BatchCall::AddItem(format!("c{c}-{k}")));
     // Not retried: the history then says plainly which items were acknowledged.
     drive_clients::<O>(world, BINDING, OBJECT, workload, concretize, |_| false)
 }

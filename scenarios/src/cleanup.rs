@@ -5,14 +5,17 @@
 //! cleanup was acknowledged unless a call not finished before the cleanup began set it.
 
 use crate::evidence::{calls, drive_clients};
+use crate::js_port::{as_json, untagged, JsBinding, JsPort};
 use crate::workload::{Driving, Shape, Workload};
 use crate::{Expect, Scenario};
+use dosim_js::{JsCall, JsObject, JsProgram};
 use dosim_models::cleanup::{Cleanup, CleanupCall, CleanupDeleteAllOnly};
-use dosim_sim::{DurableObject, Op, RunReport, SimTime, Violation, World};
+use dosim_sim::{Backend, DurableObject, Op, RunReport, SimTime, Violation, World};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::{Arc, OnceLock};
 
 const BINDING: &str = "CLEANUP";
 const OBJECT: &str = "cleanup";
@@ -50,12 +53,50 @@ pub static CLEANUP_DELETE_ALL_ONLY: CleanupScenario = CleanupScenario {
     drive: drive::<CleanupDeleteAllOnly>,
 };
 
-fn drive<O: DurableObject<Request = CleanupCall>>(world: &World, workload: Workload) -> Driving {
-    let concretize = |c: usize, k: usize, step: &Value| match serde_json::from_value::<Step>(step.clone()).ok()? {
+/// `cleanup-js`: the reference document's TypeScript, run by the JS host. The method is
+/// wrapped in `class Cleanup`; the class clients call, `CleanupHarness`, adds what the
+/// Rust port's class adds (`put`, `arm` answering the alarm time, an empty `alarm`), and
+/// is not reference code. `put` and `cleanup` answer `undefined`, `null` as for the Rust
+/// port.
+pub static CLEANUP_JS: JsPort = JsPort {
+    name: "cleanup-js",
+    about: "Cleanup, the reference TypeScript run verbatim (judged like cleanup)",
+    expect: Expect::Pass,
+    rust: &CLEANUP,
+    module: ("cleanup.ts", include_str!("../../models/js/cleanup.ts")),
+    program: &CLEANUP_PROGRAM,
+    classes: &[JsBinding { binding: BINDING, class: "CleanupHarness", backend: Backend::Sqlite }],
+    id_name: OBJECT,
+    to_js: |request| match serde_json::from_value(request.clone()) {
+        Ok(CleanupCall::Put { key, value }) => JsCall::new("put", vec![key.into(), value.into()]),
+        Ok(CleanupCall::Arm { in_ms }) => JsCall::new("arm", vec![in_ms.into()]),
+        Ok(CleanupCall::Cleanup) | Err(_) => JsCall::new("cleanup", vec![]),
+    },
+    to_rust: |call, reply| {
+        let arg = |i: usize| call.args.get(i).cloned().unwrap_or(Value::Null);
+        let request = match call.method.as_str() {
+            "put" => serde_json::json!({"put": {"key": arg(0), "value": arg(1)}}),
+            "arm" => serde_json::json!({"arm": {"in_ms": arg(0)}}),
+            _ => Value::from("cleanup"),
+        };
+        (request, reply.map(untagged))
+    },
+    drive: Some(|world, workload| {
+        let call = |c: usize, k: usize, step: &Value| Some((CLEANUP_JS.to_js)(&as_json(concretize(c, k, step)?)));
+        drive_clients::<JsObject>(world, BINDING, OBJECT, workload, call, |_| false)
+    }),
+};
+static CLEANUP_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
+
+fn concretize(c: usize, k: usize, step: &Value) -> Option<CleanupCall> {
+    match serde_json::from_value::<Step>(step.clone()).ok()? {
         Step::Put => Some(CleanupCall::Put { key: format!("k-c{c}-{k}"), value: format!("v-c{c}-{k}") }),
         Step::Arm { in_ms } => Some(CleanupCall::Arm { in_ms }),
         Step::Cleanup => Some(CleanupCall::Cleanup),
-    };
+    }
+}
+
+fn drive<O: DurableObject<Request = CleanupCall>>(world: &World, workload: Workload) -> Driving {
     drive_clients::<O>(world, BINDING, OBJECT, workload, concretize, |_| false)
 }
 

@@ -208,6 +208,7 @@ macro_rules! js_counter {
             id_name: "counter",
             to_js: $to_js,
             to_rust: $to_rust,
+            drive: None,
         };
     };
 }

@@ -37,6 +37,11 @@ pub struct JsPort {
     /// A call's request and reply (`None`: it failed) in the Rust port's words:
     /// `(request, reply)`.
     pub to_rust: fn(&JsCall, Option<&Value>) -> (Value, Option<Value>),
+    /// The clients' driver, for a Rust port whose driver is not the plain one (it makes
+    /// the workload's steps into requests per client and call, or retries): the same
+    /// driver sending `to_js` of each request, run once the classes are registered.
+    /// `None`: each request of the workload goes through `to_js`, sent once, to `id_name`.
+    pub drive: Option<fn(&World, Workload) -> Driving>,
 }
 
 impl JsPort {
@@ -84,6 +89,9 @@ impl Scenario for JsPort {
         for class in self.classes {
             register(&world, class.binding, class.backend, JsClass::new(program.clone(), class.class));
         }
+        if let Some(drive) = self.drive {
+            return drive(&world, workload);
+        }
         for call in workload.clients.iter_mut().flatten() {
             call.request = serde_json::to_value((self.to_js)(&call.request)).unwrap_or(Value::Null);
         }
@@ -94,4 +102,19 @@ impl Scenario for JsPort {
     fn check(&self, report: &RunReport) -> Vec<Violation> {
         self.rust.check(&self.translate(report))
     }
+}
+
+/// A reply in the words of the Rust ports (models/src/js.rs `JsNumber`): `undefined` as
+/// `null`, `NaN` as `"NaN"`; any other value as it is.
+pub fn untagged(v: &Value) -> Value {
+    match v.get("$js").and_then(Value::as_str) {
+        Some("undefined") => Value::Null,
+        Some("NaN") => Value::from("NaN"),
+        _ => v.clone(),
+    }
+}
+
+/// A Rust port's request as JSON (what `to_js` reads).
+pub fn as_json<T: serde::Serialize>(request: T) -> Value {
+    serde_json::to_value(request).unwrap_or(Value::Null)
 }

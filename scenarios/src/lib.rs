@@ -17,10 +17,10 @@
 //! | [`rate_limiter`]     | `rate-limiter`, `rate-limiter-fixed`                      |
 //! | [`initialization`]   | `initialization`                                          |
 //! | [`optimized_write`]  | `optimized-write`, `optimized-write-fixed`                |
-//! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`)               |
-//! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`)                   |
-//! | [`write_coalescing`] | `write-coalescing`, `write-coalescing-fixed`              |
-//! | [`cleanup`]          | `cleanup` (right as written: a negative control)          |
+//! | [`batch_processing`] | `batch-processing` (+ `-patched`, `-fixed`, `-js`)        |
+//! | [`parent_child`]     | `parent-child` (+ `-patched`, `-fixed`, `-js`)            |
+//! | [`write_coalescing`] | `write-coalescing` (+ `-fixed`, `-js`)                    |
+//! | [`cleanup`]          | `cleanup` (+ `-js`), right as written: negative controls  |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
 //! | [`user`]             | `calls`: the generic workload on a user's own JS/TS module  |
 //! | [`js_port`]          | `*-js`: the reference TypeScript, judged like its Rust port |
@@ -135,12 +135,16 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &batch_processing::BATCH_PROCESSING,
         &batch_processing::BATCH_PROCESSING_PATCHED,
         &batch_processing::BATCH_PROCESSING_FIXED,
+        &batch_processing::BATCH_PROCESSING_JS,
         &parent_child::PARENT_CHILD,
         &parent_child::PARENT_CHILD_PATCHED,
         &parent_child::PARENT_CHILD_FIXED,
+        &parent_child::PARENT_CHILD_JS,
         &write_coalescing::WRITE_COALESCING,
         &write_coalescing::WRITE_COALESCING_FIXED,
+        &write_coalescing::WRITE_COALESCING_JS,
         &cleanup::CLEANUP,
+        &cleanup::CLEANUP_JS,
     ];
     ALL
 }

@@ -8,8 +8,10 @@
 
 use crate::clients::error_text;
 use crate::evidence::{calls, count, drive_clients, id_hex, label_of, outcome, own_error};
+use crate::js_port::{as_json, untagged, JsBinding, JsPort};
 use crate::workload::{Driving, Shape, Workload};
 use crate::{Expect, Scenario};
+use dosim_js::{JsCall, JsObject, JsProgram};
 use dosim_models::js::{Faithful, Patched, Port};
 use dosim_models::parent_child::{
     Document, FixedDocument, FixedWorkspace, FixedWorkspaceCall, Workspace, WorkspaceCall, DOCUMENT_BINDING,
@@ -19,6 +21,7 @@ use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
 
 const BINDING: &str = "WORKSPACE";
 const OBJECT: &str = "ws";
@@ -64,18 +67,57 @@ pub static PARENT_CHILD_FIXED: ParentChildScenario = ParentChildScenario {
     listed: |row| row.get("ready").and_then(Value::as_i64) == Some(1),
 };
 
+/// `parent-child-js`: the reference document's TypeScript, both classes run by the JS host
+/// under the Rust port's bindings (`WORKSPACE`, and `DOCUMENT`, which `Workspace` calls
+/// through `env.DOCUMENT`). Clients retry creates as for the Rust port.
+pub static PARENT_CHILD_JS: JsPort = JsPort {
+    name: "parent-child-js",
+    about: "Parent-Child Coordination, the reference TypeScript run verbatim (judged like parent-child)",
+    expect: Expect::Defect,
+    rust: &PARENT_CHILD,
+    module: ("parent_child.ts", include_str!("../../models/js/parent_child.ts")),
+    program: &PARENT_CHILD_PROGRAM,
+    classes: &[
+        JsBinding { binding: BINDING, class: "Workspace", backend: Backend::Sqlite },
+        JsBinding { binding: DOCUMENT_BINDING, class: "Document", backend: Backend::Sqlite },
+    ],
+    id_name: OBJECT,
+    to_js: |request| match serde_json::from_value(request.clone()) {
+        Ok(WorkspaceCall::CreateDocument { name }) => JsCall::new("createDocument", vec![name.into()]),
+        Ok(WorkspaceCall::ListDocuments) | Err(_) => JsCall::new("listDocuments", vec![]),
+    },
+    to_rust: |call, reply| {
+        let request = match call.method.as_str() {
+            "createDocument" => {
+                serde_json::json!({"create_document": {"name": call.args.first().cloned().unwrap_or(Value::Null)}})
+            }
+            _ => Value::from("list_documents"),
+        };
+        (request, reply.map(untagged))
+    },
+    drive: Some(|world, workload| {
+        let call = |c: usize, k: usize, step: &Value| Some((PARENT_CHILD_JS.to_js)(&as_json(concretize(c, k, step)?)));
+        let retry = |r: &JsCall| r.method == "createDocument";
+        drive_clients::<JsObject>(world, BINDING, OBJECT, workload, call, retry)
+    }),
+};
+static PARENT_CHILD_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
+
 /// Each create names its document after its client and call (`doc-c1-4`).
 fn name_of(c: usize, k: usize) -> String {
     format!("doc-c{c}-{k}")
 }
 
-fn drive_original<P: Port>(world: &World, workload: Workload) -> Driving {
-    world.namespace_with::<Document<P>>(DOCUMENT_BINDING, Backend::Sqlite);
-    let concretize = |c: usize, k: usize, step: &Value| match step.as_str()? {
+fn concretize(c: usize, k: usize, step: &Value) -> Option<WorkspaceCall> {
+    match step.as_str()? {
         "create" => Some(WorkspaceCall::CreateDocument { name: name_of(c, k) }),
         "list" => Some(WorkspaceCall::ListDocuments),
         _ => None,
-    };
+    }
+}
+
+fn drive_original<P: Port>(world: &World, workload: Workload) -> Driving {
+    world.namespace_with::<Document<P>>(DOCUMENT_BINDING, Backend::Sqlite);
     let retry = |r: &WorkspaceCall| matches!(r, WorkspaceCall::CreateDocument { .. });
     drive_clients::<Workspace<P>>(world, BINDING, OBJECT, workload, concretize, retry)
 }

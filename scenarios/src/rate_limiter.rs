@@ -75,6 +75,7 @@ pub static RATE_LIMITER_JS: JsPort = JsPort {
         let request = serde_json::json!({"check_limit": {"key": arg(0), "limit": arg(1), "window": arg(2)}});
         (request, reply.cloned())
     },
+    drive: None,
 };
 static RATE_LIMITER_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
 

@@ -8,15 +8,18 @@
 
 use crate::clients::error_text;
 use crate::evidence::{calls, count, drive_clients, own_error};
+use crate::js_port::{as_json, untagged, JsBinding, JsPort};
 use crate::workload::{Driving, Shape, Workload};
 use crate::{Expect, Scenario};
+use dosim_js::{JsCall, JsObject, JsProgram};
 use dosim_models::write_coalescing::{Action, FixedMetrics, Item, Metrics, MetricsCall};
-use dosim_sim::{Completion, DurableObject, Op, RunReport, Violation, World};
+use dosim_sim::{Backend, Completion, DurableObject, Op, RunReport, Violation, World};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 const BINDING: &str = "METRICS";
 const OBJECT: &str = "metrics";
@@ -57,8 +60,51 @@ pub static WRITE_COALESCING_FIXED: MetricsScenario = MetricsScenario {
     drive: drive::<FixedMetrics>,
 };
 
-fn drive<O: DurableObject<Request = MetricsCall>>(world: &World, workload: Workload) -> Driving {
-    let concretize = |c: usize, k: usize, step: &Value| match serde_json::from_value::<Step>(step.clone()).ok()? {
+/// `write-coalescing-js`: the reference document's TypeScript, run by the JS host. Its
+/// methods are wrapped in `class Metrics`, and the class clients call, `MetricsHarness`,
+/// assigns `this.sql` as the Rust port's class does. `updateMetrics` answers
+/// `new Response("OK")`, which the history gives back as its body, `"OK"`, the Rust port's
+/// reply; `batchUpdate` answers `undefined`, `null` as for the Rust port. The count the
+/// checker reads from storage is `{"$js": "NaN"}` where the Rust port stores `"NaN"`: a
+/// value that is not a number either way, judged alike.
+pub static WRITE_COALESCING_JS: JsPort = JsPort {
+    name: "write-coalescing-js",
+    about: "Write Coalescing, the reference TypeScript run verbatim (judged like write-coalescing)",
+    expect: Expect::Defect,
+    rust: &WRITE_COALESCING,
+    module: ("write_coalescing.ts", include_str!("../../models/js/write_coalescing.ts")),
+    program: &WRITE_COALESCING_PROGRAM,
+    classes: &[JsBinding { binding: BINDING, class: "MetricsHarness", backend: Backend::Sqlite }],
+    id_name: OBJECT,
+    to_js: |request| match serde_json::from_value(request.clone()) {
+        Ok(MetricsCall::UpdateMetrics { user_id, actions }) => {
+            JsCall::new("updateMetrics", vec![user_id.into(), as_json(actions)])
+        }
+        Ok(MetricsCall::BatchUpdate { items }) => JsCall::new("batchUpdate", vec![as_json(items)]),
+        Err(_) => JsCall::new("updateMetrics", vec![]),
+    },
+    to_rust: |call, reply| {
+        let arg = |i: usize| call.args.get(i).cloned().unwrap_or(Value::Null);
+        let request = match call.method.as_str() {
+            "batchUpdate" => serde_json::json!({"batch_update": {"items": arg(0)}}),
+            _ => serde_json::json!({"update_metrics": {"user_id": arg(0), "actions": arg(1)}}),
+        };
+        let reply = reply.map(|v| match v.get("$js").and_then(Value::as_str) {
+            Some("Response") => v.get("body").cloned().unwrap_or(Value::Null),
+            _ => untagged(v),
+        });
+        (request, reply)
+    },
+    drive: Some(|world, workload| {
+        let call =
+            |c: usize, k: usize, step: &Value| Some((WRITE_COALESCING_JS.to_js)(&as_json(concretize(c, k, step)?)));
+        drive_clients::<JsObject>(world, BINDING, OBJECT, workload, call, |_| false)
+    }),
+};
+static WRITE_COALESCING_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
+
+fn concretize(c: usize, k: usize, step: &Value) -> Option<MetricsCall> {
+    match serde_json::from_value::<Step>(step.clone()).ok()? {
         Step::Update { user, actions } => Some(MetricsCall::UpdateMetrics {
             user_id: format!("u{user}"),
             actions: actions.into_iter().map(|kind| Action { kind }).collect(),
@@ -66,7 +112,10 @@ fn drive<O: DurableObject<Request = MetricsCall>>(world: &World, workload: Workl
         Step::Batch { items } => Some(MetricsCall::BatchUpdate {
             items: (0..items).map(|j| Item { id: format!("c{c}-{k}-{j}"), value: format!("v{c}-{k}-{j}") }).collect(),
         }),
-    };
+    }
+}
+
+fn drive<O: DurableObject<Request = MetricsCall>>(world: &World, workload: Workload) -> Driving {
     drive_clients::<O>(world, BINDING, OBJECT, workload, concretize, |_| false)
 }
 
