@@ -294,7 +294,8 @@ pub(crate) fn install<'js>(
     // ---- ctx ----
     host_fn!("blockConcurrencyWhile", |inst, _h, ctx, f: Function<'js>| {
         let kept = inst.keep(&ctx, f.into_value());
-        let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None, once: true }, Reply::Keep);
+        let task =
+            JsTask::new(inst.clone(), Start::Callback { kept, arg: None, once: true }, Reply::Keep).leaving_orphans();
         let section = inst.state.block_concurrency_while(async move {
             match task.await? {
                 Settled::Kept(n) => Ok(n),

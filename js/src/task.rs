@@ -154,12 +154,22 @@ pub(crate) struct JsTask {
     reply: Reply,
     slot: Rc<RefCell<Slot>>,
     thrown: Option<Thrown>,
+    /// Whether it takes over the host promises the constructor made (see `begin`).
+    adopts: bool,
     inst: Rc<Instance>,
 }
 
 impl JsTask {
     pub(crate) fn new(inst: Rc<Instance>, start: Start, reply: Reply) -> JsTask {
-        JsTask { key: inst.fresh(), start: Some(start), reply, slot: Rc::default(), thrown: None, inst }
+        JsTask { key: inst.fresh(), start: Some(start), reply, slot: Rc::default(), thrown: None, adopts: true, inst }
+    }
+
+    /// Leaves the constructor's host promises to the next task. For a critical section's
+    /// callback: when the constructor opened the section, the promise `blockConcurrencyWhile`
+    /// returned is one of them, and it cannot settle before this task is done.
+    pub(crate) fn leaving_orphans(mut self) -> JsTask {
+        self.adopts = false;
+        self
     }
 
     /// Keeps the exception the callback throws in `thrown` (a transaction rejects with it).
@@ -171,7 +181,7 @@ impl JsTask {
     fn begin(&mut self, start: Start) {
         let inst = self.inst.clone();
         // Host promises made by the constructor are settled by the first event's task.
-        let orphans = inst.pending.borrow_mut().remove(&0);
+        let orphans = if self.adopts { inst.pending.borrow_mut().remove(&0) } else { None };
         if let Some(orphans) = orphans {
             inst.pending.borrow_mut().entry(self.key).or_default().extend(orphans);
         }
