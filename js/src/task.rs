@@ -316,6 +316,17 @@ fn finish(slot: &Rc<RefCell<Slot>>, result: Result<Settled, Error>) {
     }
 }
 
+/// A task dropped before it finished (its strand was killed) drops the host operations it
+/// was waiting for, as a Rust event's future drops its own: a storage read then ends, and
+/// releases the input gate, when the event dies, not when the instance is dropped.
+impl Drop for JsTask {
+    fn drop(&mut self) {
+        // Taken out first: dropping them may drop tasks of their own.
+        let mine = self.inst.pending.try_borrow_mut().ok().and_then(|mut p| p.remove(&self.key));
+        drop(mine);
+    }
+}
+
 impl Future for JsTask {
     type Output = Result<Settled, Error>;
 
