@@ -45,6 +45,20 @@ impl JsPort {
         JsProgram::embedded(self.program, self.module.0, self.module.1)
     }
 
+    /// Registers every class of the port in `world` (before its clients run).
+    pub fn register(&self, world: &World) {
+        let program = self.program();
+        for class in self.classes {
+            register(world, class.binding, class.backend, JsClass::new(program.clone(), class.class));
+        }
+    }
+
+    /// A request of the Rust port as the JSON of the method call it becomes (`to_js`).
+    pub fn as_call(&self) -> impl Fn(&Value) -> Value + Copy + 'static {
+        let to_js = self.to_js;
+        move |request| serde_json::to_value(to_js(request)).unwrap_or(Value::Null)
+    }
+
     /// The history as the Rust port's checker expects it.
     pub fn translate(&self, report: &RunReport) -> RunReport {
         let mut out = report.clone();
@@ -80,12 +94,10 @@ impl Scenario for JsPort {
     }
 
     fn drive(&self, world: World, mut workload: Workload) -> Driving {
-        let program = self.program();
-        for class in self.classes {
-            register(&world, class.binding, class.backend, JsClass::new(program.clone(), class.class));
-        }
+        self.register(&world);
+        let as_call = self.as_call();
         for call in workload.clients.iter_mut().flatten() {
-            call.request = serde_json::to_value((self.to_js)(&call.request)).unwrap_or(Value::Null);
+            call.request = as_call(&call.request);
         }
         let first = &self.classes[0];
         drive::<JsObject>(&world, first.binding, first.backend, self.id_name, workload)
@@ -93,5 +105,63 @@ impl Scenario for JsPort {
 
     fn check(&self, report: &RunReport) -> Vec<Violation> {
         self.rust.check(&self.translate(report))
+    }
+}
+
+/// A reply as a Rust port says it: `undefined` is `null` and `NaN` is `"NaN"` (as
+/// `dosim_models::js::JsNumber` says them), at any depth; other values unchanged.
+pub fn plain(value: &Value) -> Value {
+    match value {
+        Value::Object(m) => match m.get("$js").and_then(Value::as_str) {
+            Some("undefined") if m.len() == 1 => Value::Null,
+            Some("NaN") if m.len() == 1 => Value::from("NaN"),
+            _ => Value::Object(m.iter().map(|(k, v)| (k.clone(), plain(v))).collect()),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(plain).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A JS port whose Rust sibling drives its workload itself (completing each request as it
+/// is sent, probing once the faults stop, pausing): `drive` is that same driving, run
+/// against `JsObject` with each request translated by [`JsPort::as_call`] as it is sent.
+/// The classes are registered before it runs; everything else is the port's.
+pub struct JsPortDriven {
+    pub port: JsPort,
+    pub drive: fn(&JsPort, &World, Workload) -> Driving,
+}
+
+impl Scenario for JsPortDriven {
+    fn name(&self) -> &'static str {
+        self.port.name
+    }
+
+    fn about(&self) -> &'static str {
+        self.port.about
+    }
+
+    fn expect(&self) -> Expect {
+        self.port.expect
+    }
+
+    fn shape(&self) -> Shape {
+        self.port.shape()
+    }
+
+    fn requests(&self) -> BoxedStrategy<Value> {
+        self.port.requests()
+    }
+
+    fn accepts(&self, request: &Value) -> Result<(), String> {
+        self.port.accepts(request)
+    }
+
+    fn drive(&self, world: World, workload: Workload) -> Driving {
+        self.port.register(&world);
+        (self.drive)(&self.port, &world, workload)
+    }
+
+    fn check(&self, report: &RunReport) -> Vec<Violation> {
+        self.port.check(report)
     }
 }

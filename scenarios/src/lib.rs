@@ -117,6 +117,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         // patterns A
         &schema_migration::SCHEMA_MIGRATION,
         &schema_migration::SCHEMA_MIGRATION_FIXED,
+        &schema_migration::SCHEMA_MIGRATION_JS,
         &in_memory_cache::IN_MEMORY_CACHE,
         &in_memory_cache::IN_MEMORY_CACHE_KV,
         &rate_limiter::RATE_LIMITER,
