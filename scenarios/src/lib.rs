@@ -120,6 +120,8 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &schema_migration::SCHEMA_MIGRATION_JS,
         &in_memory_cache::IN_MEMORY_CACHE,
         &in_memory_cache::IN_MEMORY_CACHE_KV,
+        &in_memory_cache::IN_MEMORY_CACHE_JS,
+        &in_memory_cache::IN_MEMORY_CACHE_KV_JS,
         &rate_limiter::RATE_LIMITER,
         &rate_limiter::RATE_LIMITER_FIXED,
         &rate_limiter::RATE_LIMITER_JS,
