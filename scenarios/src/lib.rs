@@ -126,6 +126,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &rate_limiter::RATE_LIMITER_FIXED,
         &rate_limiter::RATE_LIMITER_JS,
         &initialization::INITIALIZATION,
+        &initialization::INITIALIZATION_JS,
         &optimized_write::OPTIMIZED_WRITE,
         &optimized_write::OPTIMIZED_WRITE_FIXED,
         // patterns B
