@@ -59,9 +59,13 @@ impl JsPort {
         move |request| serde_json::to_value(to_js(request)).unwrap_or(Value::Null)
     }
 
-    /// The history as the Rust port's checker expects it.
+    /// The history as the Rust port's checker expects it, and the durable values too (a
+    /// stored `NaN` or `undefined` as the Rust port stores it, see [`plain`]).
     pub fn translate(&self, report: &RunReport) -> RunReport {
         let mut out = report.clone();
+        for value in out.durable.values_mut().flat_map(|object| object.values_mut()) {
+            *value = plain(value);
+        }
         for op in &mut out.history {
             let Ok(call) = serde_json::from_value::<JsCall>(op.request.clone()) else { continue };
             let reply = match &op.completion {

@@ -129,6 +129,7 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &initialization::INITIALIZATION_JS,
         &optimized_write::OPTIMIZED_WRITE,
         &optimized_write::OPTIMIZED_WRITE_FIXED,
+        &optimized_write::OPTIMIZED_WRITE_JS,
         // patterns B
         &batch_processing::BATCH_PROCESSING,
         &batch_processing::BATCH_PROCESSING_PATCHED,
