@@ -316,11 +316,15 @@ fn finish(slot: &Rc<RefCell<Slot>>, result: Result<Settled, Error>) {
     }
 }
 
+/// A task dropped before it finished (its strand was killed) drops the host operations it
+/// was waiting for, as a Rust event's future drops its own: a storage read then ends, and
+/// releases the input gate, when the event dies, not when the instance is dropped.
 impl Drop for JsTask {
     fn drop(&mut self) {
-        // A task killed by a crash leaves nothing behind in the instance's tables.
         self.inst.sections.borrow_mut().remove(&self.key);
-        self.inst.pending.borrow_mut().remove(&self.key);
+        // Taken out first: dropping them may drop tasks of their own.
+        let mine = self.inst.pending.try_borrow_mut().ok().and_then(|mut p| p.remove(&self.key));
+        drop(mine);
     }
 }
 

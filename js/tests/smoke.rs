@@ -39,29 +39,6 @@ fn a_typescript_counter_runs() {
     assert_eq!(values, vec![serde_json::json!(2), serde_json::json!(4), serde_json::json!(6)]);
 }
 
-/// Regression: the constructor's critical section used to be adopted by its own task
-/// and wait for itself until the 30 s timeout reset the object.
-#[test]
-fn a_critical_section_opened_by_the_constructor_runs_before_the_first_event() {
-    const SRC: &str = r#"
-export class B extends DurableObject {
-  constructor(ctx, env) {
-    super(ctx, env);
-    ctx.blockConcurrencyWhile(async () => { this.n = (await ctx.storage.get("n")) ?? 0; });
-  }
-  async get() { return this.n; }
-}
-"#;
-    let program = JsProgram::from_source("b.js", SRC).unwrap();
-    let report = run(SimConfig::new(1).faults(dosim_sim::FaultPolicy::Off), move |world| async move {
-        let ns = register(&world, "B", Backend::Sqlite, JsClass::new(program, "B"));
-        let stub = ns.get(&ns.id_from_name("b"));
-        let _ = world.client(0).call(&stub, JsCall::new("get", vec![])).await;
-    });
-    assert_eq!(report.history[0].ok_value(), Some(&serde_json::json!(0)), "{}", report.trace_text());
-    assert!(report.sim_time.as_millis() < 1000, "{}", report.trace_text());
-}
-
 const DEEP: &str = "export class Deep extends DurableObject { deep(n) { return n === 0 ? 0 : 1 + this.deep(n - 1); } }";
 
 #[test]

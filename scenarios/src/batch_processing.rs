@@ -7,7 +7,7 @@
 //! object's own database, so a correct port can commit it with the item's removal.
 
 use crate::evidence::{calls, drive_clients, story_since};
-use crate::js_port::{as_json, untagged, JsBinding, JsPort};
+use crate::js_port::{as_json, plain, JsBinding, JsPort};
 use crate::workload::{Driving, Shape, Workload};
 use crate::{Expect, Scenario};
 use dosim_js::{JsCall, JsObject, JsProgram};
@@ -74,9 +74,9 @@ pub static BATCH_PROCESSING_JS: JsPort = JsPort {
     },
     to_rust: |call, reply| {
         let item = call.args.first().cloned().unwrap_or(Value::Null);
-        (serde_json::json!({ "add_item": item }), reply.map(untagged))
+        (serde_json::json!({ "add_item": item }), reply.map(plain))
     },
-    drive: Some(|world, workload| {
+    drive: Some(|_port, world, workload| {
         let call =
             |c: usize, k: usize, step: &Value| Some((BATCH_PROCESSING_JS.to_js)(&as_json(concretize(c, k, step)?)));
         drive_clients::<JsObject>(world, BINDING, OBJECT, workload, call, |_| false)

@@ -5,7 +5,7 @@
 //! cleanup was acknowledged unless a call not finished before the cleanup began set it.
 
 use crate::evidence::{calls, drive_clients};
-use crate::js_port::{as_json, untagged, JsBinding, JsPort};
+use crate::js_port::{as_json, plain, JsBinding, JsPort};
 use crate::workload::{Driving, Shape, Workload};
 use crate::{Expect, Scenario};
 use dosim_js::{JsCall, JsObject, JsProgram};
@@ -79,9 +79,9 @@ pub static CLEANUP_JS: JsPort = JsPort {
             "arm" => serde_json::json!({"arm": {"in_ms": arg(0)}}),
             _ => Value::from("cleanup"),
         };
-        (request, reply.map(untagged))
+        (request, reply.map(plain))
     },
-    drive: Some(|world, workload| {
+    drive: Some(|_port, world, workload| {
         let call = |c: usize, k: usize, step: &Value| Some((CLEANUP_JS.to_js)(&as_json(concretize(c, k, step)?)));
         drive_clients::<JsObject>(world, BINDING, OBJECT, workload, call, |_| false)
     }),

@@ -79,3 +79,15 @@ pub(crate) fn error_text(e: &Error) -> String {
     let flag = if e.durable_object_reset { " (durableObjectReset)" } else { "" };
     format!("{class}: {}{flag}", e.message)
 }
+
+/// `complete`, with each completed request then translated by `as_sent` (the identity for
+/// a Rust port, `JsPort::as_call` for its JavaScript port).
+pub(crate) fn sent_as(
+    complete: fn(usize) -> Complete,
+    as_sent: impl Fn(&Value) -> Value + Copy + 'static,
+) -> impl Fn(usize) -> Complete {
+    move |client| {
+        let mut inner = complete(client);
+        Box::new(move |n, request| as_sent(&inner(n, request)))
+    }
+}

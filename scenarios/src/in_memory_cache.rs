@@ -5,16 +5,19 @@
 //! an acknowledged update had already replaced, never goes back to an older value after
 //! a caller saw a newer one, and the durable user keeps the last acknowledged update.
 
-use crate::clients::{describe, run_clients, Complete};
+use crate::clients::{describe, run_clients, sent_as, Complete};
+use crate::js_port::{plain, JsBinding, JsPort};
 use crate::workload::{accepts, Driving, Shape, Workload};
 use crate::{Expect, Scenario};
+use dosim_js::{JsCall, JsObject, JsProgram};
 use dosim_models::in_memory_cache::{User, UserCacheCall};
 use dosim_models::UserCache;
-use dosim_sim::{Backend, Completion, RunReport, Violation, World};
+use dosim_sim::{Backend, Completion, DurableObject, RunReport, Violation, World};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 const FIELDS: [&str; 2] = ["name", "email"];
 /// Findings described one by one; the rest are counted.
@@ -44,6 +47,58 @@ pub static IN_MEMORY_CACHE_KV: CacheScenario = CacheScenario {
     backend: Backend::Kv,
 };
 
+/// `in-memory-cache-js`: the reference document's TypeScript, run by the JS host. Its
+/// replies are the user object, or `undefined` (read as `null`, no user).
+pub static IN_MEMORY_CACHE_JS: JsPort = JsPort {
+    name: "in-memory-cache-js",
+    about: "In-Memory Caching, the reference TypeScript run verbatim (judged like in-memory-cache)",
+    expect: Expect::Pass,
+    rust: &IN_MEMORY_CACHE,
+    module: ("in_memory_cache.ts", include_str!("../../models/js/in_memory_cache.ts")),
+    program: &IN_MEMORY_CACHE_PROGRAM,
+    classes: &[JsBinding { binding: "USER_CACHE", class: "UserCache", backend: Backend::Sqlite }],
+    id_name: "users",
+    to_js,
+    to_rust,
+    drive: Some(|port, w, wl| drive::<JsObject>(w, "USER_CACHE", Backend::Sqlite, wl, port.as_call())),
+};
+
+/// `in-memory-cache-kv-js`: the same on the KV back-end.
+pub static IN_MEMORY_CACHE_KV_JS: JsPort = JsPort {
+    name: "in-memory-cache-kv-js",
+    about:
+        "In-Memory Caching on the KV back-end, the reference TypeScript run verbatim (judged like in-memory-cache-kv)",
+    expect: Expect::Pass,
+    rust: &IN_MEMORY_CACHE_KV,
+    module: ("in_memory_cache.ts", include_str!("../../models/js/in_memory_cache.ts")),
+    program: &IN_MEMORY_CACHE_PROGRAM,
+    classes: &[JsBinding { binding: "USER_CACHE_KV", class: "UserCache", backend: Backend::Kv }],
+    id_name: "users",
+    to_js,
+    to_rust,
+    drive: Some(|port, w, wl| drive::<JsObject>(w, "USER_CACHE_KV", Backend::Kv, wl, port.as_call())),
+};
+static IN_MEMORY_CACHE_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
+
+fn to_js(request: &Value) -> JsCall {
+    match serde_json::from_value(request.clone()) {
+        Ok(UserCacheCall::GetUser { id }) => JsCall::new("getUser", vec![id.into()]),
+        Ok(UserCacheCall::UpdateUser { id, data }) => {
+            JsCall::new("updateUser", vec![id.into(), serde_json::to_value(data).unwrap_or(Value::Null)])
+        }
+        Err(_) => JsCall::new("getUser", vec![]),
+    }
+}
+
+fn to_rust(call: &JsCall, reply: Option<&Value>) -> (Value, Option<Value>) {
+    let arg = |i: usize| call.args.get(i).cloned().unwrap_or(Value::Null);
+    let request = match call.method.as_str() {
+        "updateUser" => json!({"update_user": {"id": arg(0), "data": arg(1)}}),
+        _ => json!({"get_user": {"id": arg(0)}}),
+    };
+    (request, reply.map(plain))
+}
+
 /// Generated updates carry empty values; `drive` fills in unique ones.
 fn requests() -> BoxedStrategy<Value> {
     let id = prop_oneof![Just("u1"), Just("u2")];
@@ -69,12 +124,19 @@ fn complete(client: usize) -> Complete {
     })
 }
 
-fn drive(world: &World, binding: &'static str, backend: Backend, workload: Workload) -> Driving {
+/// Runs the clients against class `O`; `as_sent` turns each request into `O`'s.
+fn drive<O: DurableObject>(
+    world: &World,
+    binding: &'static str,
+    backend: Backend,
+    workload: Workload,
+    as_sent: impl Fn(&Value) -> Value + Copy + 'static,
+) -> Driving {
     let world = world.clone();
     Box::pin(async move {
-        let ns = world.namespace_with::<UserCache>(binding, backend);
+        let ns = world.namespace_with::<O>(binding, backend);
         let id = ns.id_from_name("users");
-        run_clients(&world, &ns, &id, workload.clients, complete).await;
+        run_clients(&world, &ns, &id, workload.clients, sent_as(complete, as_sent)).await;
     })
 }
 
@@ -104,7 +166,7 @@ impl Scenario for CacheScenario {
     }
 
     fn drive(&self, world: World, workload: Workload) -> Driving {
-        drive(&world, self.binding, self.backend, workload)
+        drive::<UserCache>(&world, self.binding, self.backend, workload, Value::clone)
     }
 
     fn check(&self, report: &RunReport) -> Vec<Violation> {

@@ -37,11 +37,11 @@ pub struct JsPort {
     /// A call's request and reply (`None`: it failed) in the Rust port's words:
     /// `(request, reply)`.
     pub to_rust: fn(&JsCall, Option<&Value>) -> (Value, Option<Value>),
-    /// The clients' driver, for a Rust port whose driver is not the plain one (it makes
-    /// the workload's steps into requests per client and call, or retries): the same
-    /// driver sending `to_js` of each request, run once the classes are registered.
-    /// `None`: each request of the workload goes through `to_js`, sent once, to `id_name`.
-    pub drive: Option<fn(&World, Workload) -> Driving>,
+    /// For a port whose Rust sibling drives its workload itself (completing each request
+    /// as it is sent, retrying, probing once the faults stop, pausing): that same driving,
+    /// run against `JsObject` with each request translated by [`JsPort::as_call`] as it
+    /// is sent. `None`: the plain driver, every client calling the first class.
+    pub drive: Option<fn(&JsPort, &World, Workload) -> Driving>,
 }
 
 impl JsPort {
@@ -50,9 +50,27 @@ impl JsPort {
         JsProgram::embedded(self.program, self.module.0, self.module.1)
     }
 
-    /// The history as the Rust port's checker expects it.
+    /// Registers every class of the port in `world` (before its clients run).
+    pub fn register(&self, world: &World) {
+        let program = self.program();
+        for class in self.classes {
+            register(world, class.binding, class.backend, JsClass::new(program.clone(), class.class));
+        }
+    }
+
+    /// A request of the Rust port as the JSON of the method call it becomes (`to_js`).
+    pub fn as_call(&self) -> impl Fn(&Value) -> Value + Copy + 'static {
+        let to_js = self.to_js;
+        move |request| serde_json::to_value(to_js(request)).unwrap_or(Value::Null)
+    }
+
+    /// The history as the Rust port's checker expects it, and the durable values too (a
+    /// stored `NaN` or `undefined` as the Rust port stores it, see [`plain`]).
     pub fn translate(&self, report: &RunReport) -> RunReport {
         let mut out = report.clone();
+        for value in out.durable.values_mut().flat_map(|object| object.values_mut()) {
+            *value = plain(value);
+        }
         for op in &mut out.history {
             let Ok(call) = serde_json::from_value::<JsCall>(op.request.clone()) else { continue };
             let reply = match &op.completion {
@@ -85,15 +103,13 @@ impl Scenario for JsPort {
     }
 
     fn drive(&self, world: World, mut workload: Workload) -> Driving {
-        let program = self.program();
-        for class in self.classes {
-            register(&world, class.binding, class.backend, JsClass::new(program.clone(), class.class));
-        }
+        self.register(&world);
         if let Some(drive) = self.drive {
-            return drive(&world, workload);
+            return drive(self, &world, workload);
         }
+        let as_call = self.as_call();
         for call in workload.clients.iter_mut().flatten() {
-            call.request = serde_json::to_value((self.to_js)(&call.request)).unwrap_or(Value::Null);
+            call.request = as_call(&call.request);
         }
         let first = &self.classes[0];
         drive::<JsObject>(&world, first.binding, first.backend, self.id_name, workload)
@@ -104,13 +120,17 @@ impl Scenario for JsPort {
     }
 }
 
-/// A reply in the words of the Rust ports (models/src/js.rs `JsNumber`): `undefined` as
-/// `null`, `NaN` as `"NaN"`; any other value as it is.
-pub fn untagged(v: &Value) -> Value {
-    match v.get("$js").and_then(Value::as_str) {
-        Some("undefined") => Value::Null,
-        Some("NaN") => Value::from("NaN"),
-        _ => v.clone(),
+/// A reply as a Rust port says it: `undefined` is `null` and `NaN` is `"NaN"` (as
+/// `dosim_models::js::JsNumber` says them), at any depth; other values unchanged.
+pub fn plain(value: &Value) -> Value {
+    match value {
+        Value::Object(m) => match m.get("$js").and_then(Value::as_str) {
+            Some("undefined") if m.len() == 1 => Value::Null,
+            Some("NaN") if m.len() == 1 => Value::from("NaN"),
+            _ => Value::Object(m.iter().map(|(k, v)| (k.clone(), plain(v))).collect()),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(plain).collect()),
+        other => other.clone(),
     }
 }
 

@@ -7,15 +7,19 @@
 
 use crate::clients::describe;
 use crate::counters::{check_counter, safe_requests, CounterScenario, Returns};
+use crate::js_port::{plain, JsBinding, JsPort};
 use crate::workload::{accepts, drive, Driving, Workload};
 use crate::{Expect, Scenario};
+use dosim_js::{JsCall, JsProgram};
 use dosim_models::js::JsNumber;
 use dosim_models::optimized_write::OptimizedWriteReply;
+use dosim_models::safe_counter::SafeCounterCall;
 use dosim_models::{OptimizedWrite, SafeCounter};
 use dosim_sim::{Backend, RunReport, Violation, World};
 use proptest::strategy::BoxedStrategy;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 /// `optimized-write`: the pattern as written.
 pub struct OptimizedWriteScenario;
@@ -37,6 +41,38 @@ pub static OPTIMIZED_WRITE_FIXED: CounterScenario = CounterScenario {
     accepts: accepts::<SafeCounter>,
     drive: |w, wl| drive::<SafeCounter>(w, "OPTIMIZED_WRITE_FIXED", Backend::Sqlite, "counter", wl),
 };
+
+/// `optimized-write-js`: the reference document's TypeScript (the two methods wrapped in
+/// `OptimizedWrite`), run by the JS host. `getUniqueNumber` answers `val` (`undefined` is
+/// read as `null`, `NaN` as `"NaN"`, as `JsNumber` says them); `increment` a `Response`,
+/// read as its body text, as the Rust port answers it.
+pub static OPTIMIZED_WRITE_JS: JsPort = JsPort {
+    name: "optimized-write-js",
+    about: "Safe Counter / Optimized Write, the reference TypeScript run verbatim (judged like optimized-write)",
+    expect: Expect::Defect,
+    rust: &OPTIMIZED_WRITE,
+    module: ("optimized_write.ts", include_str!("../../models/js/optimized_write.ts")),
+    program: &OPTIMIZED_WRITE_PROGRAM,
+    classes: &[JsBinding { binding: BINDING, class: "OptimizedWrite", backend: Backend::Sqlite }],
+    id_name: "counter",
+    to_js: |request| match serde_json::from_value(request.clone()) {
+        Ok(SafeCounterCall::GetUniqueNumber) => JsCall::new("getUniqueNumber", vec![]),
+        Ok(SafeCounterCall::Increment) | Err(_) => JsCall::new("increment", vec![]),
+    },
+    to_rust: |call, reply| {
+        let request = match call.method.as_str() {
+            "getUniqueNumber" => SafeCounterCall::GetUniqueNumber,
+            _ => SafeCounterCall::Increment,
+        };
+        let reply = reply.map(|r| match r.get("$js").and_then(Value::as_str) {
+            Some("Response") => json!({ "body": r.get("body").cloned().unwrap_or(Value::Null) }),
+            _ => plain(r),
+        });
+        (serde_json::to_value(request).unwrap_or(Value::Null), reply)
+    },
+    drive: None,
+};
+static OPTIMIZED_WRITE_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
 
 impl Scenario for OptimizedWriteScenario {
     fn name(&self) -> &'static str {

@@ -8,7 +8,7 @@
 
 use crate::clients::error_text;
 use crate::evidence::{calls, count, drive_clients, id_hex, label_of, outcome, own_error};
-use crate::js_port::{as_json, untagged, JsBinding, JsPort};
+use crate::js_port::{as_json, plain, JsBinding, JsPort};
 use crate::workload::{Driving, Shape, Workload};
 use crate::{Expect, Scenario};
 use dosim_js::{JsCall, JsObject, JsProgram};
@@ -93,9 +93,9 @@ pub static PARENT_CHILD_JS: JsPort = JsPort {
             }
             _ => Value::from("list_documents"),
         };
-        (request, reply.map(untagged))
+        (request, reply.map(plain))
     },
-    drive: Some(|world, workload| {
+    drive: Some(|_port, world, workload| {
         let call = |c: usize, k: usize, step: &Value| Some((PARENT_CHILD_JS.to_js)(&as_json(concretize(c, k, step)?)));
         let retry = |r: &JsCall| r.method == "createDocument";
         drive_clients::<JsObject>(world, BINDING, OBJECT, workload, call, retry)

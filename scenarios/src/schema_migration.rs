@@ -4,16 +4,19 @@
 //! user. Judged from the user's side: every request after the first deploy can write and
 //! read users, and a user whose addition was acknowledged reads back as it was written.
 
-use crate::clients::{describe, error_text, probe, run_clients, Complete, PROBE_CLIENT};
+use crate::clients::{describe, error_text, probe, run_clients, sent_as, Complete, PROBE_CLIENT};
+use crate::js_port::{plain, JsBinding, JsPort};
 use crate::workload::{accepts, Driving, Shape, Workload};
 use crate::{Expect, Scenario};
+use dosim_js::{JsCall, JsObject, JsProgram};
 use dosim_models::schema_migration::{User, UsersCall, UsersReply};
 use dosim_models::{SchemaMigration, SchemaMigrationFixed};
-use dosim_sim::{Completion, DurableObject, RunReport, Violation, World};
+use dosim_sim::{Backend, Completion, DurableObject, RunReport, Violation, World};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 /// The id of the probe's user (client ids stay below it).
 const PROBE_ID: i64 = 1_000_000;
@@ -34,7 +37,7 @@ pub static SCHEMA_MIGRATION: SchemaScenario = SchemaScenario {
         "Schema Migration as written: PRAGMA user_version is not authorized, so the constructor throws on every start",
     binding: "USERS",
     expect: Expect::Defect,
-    drive: |w, wl| drive::<SchemaMigration>(w, "USERS", wl),
+    drive: |w, wl| drive::<SchemaMigration>(w, "USERS", wl, Value::clone),
 };
 
 /// `schema-migration-fixed`: the version in a table, every pending migration run.
@@ -43,8 +46,42 @@ pub static SCHEMA_MIGRATION_FIXED: SchemaScenario = SchemaScenario {
     about: "Schema Migration fixed: version kept in a table, each migration advances it, in transactionSync",
     binding: "USERS_FIXED",
     expect: Expect::Pass,
-    drive: |w, wl| drive::<SchemaMigrationFixed>(w, "USERS_FIXED", wl),
+    drive: |w, wl| drive::<SchemaMigrationFixed>(w, "USERS_FIXED", wl, Value::clone),
 };
+
+/// `schema-migration-js`: the reference document's TypeScript, run by the JS host, with
+/// the workload's `addUser`/`getUser` in a subclass (`SchemaMigration`). `addUser`
+/// answers `{ id }` and `getUser` the row or `null`: read as `added` and `found`.
+pub static SCHEMA_MIGRATION_JS: JsPort = JsPort {
+    name: "schema-migration-js",
+    about: "Schema Migration, the reference TypeScript run verbatim (judged like schema-migration)",
+    expect: Expect::Defect,
+    rust: &SCHEMA_MIGRATION,
+    module: ("schema_migration.ts", include_str!("../../models/js/schema_migration.ts")),
+    program: &SCHEMA_MIGRATION_PROGRAM,
+    classes: &[JsBinding { binding: "USERS", class: "SchemaMigration", backend: Backend::Sqlite }],
+    id_name: "users",
+    to_js: |request| match serde_json::from_value(request.clone()) {
+        Ok(UsersCall::AddUser { id, name, email }) => {
+            JsCall::new("addUser", vec![id.into(), name.into(), email.into()])
+        }
+        Ok(UsersCall::GetUser { id }) => JsCall::new("getUser", vec![id.into()]),
+        Err(_) => JsCall::new("getUser", vec![]),
+    },
+    to_rust: |call, reply| {
+        let arg = |i: usize| call.args.get(i).cloned().unwrap_or(Value::Null);
+        let reply = reply.map(plain);
+        match call.method.as_str() {
+            "addUser" => (
+                json!({"add_user": {"id": arg(0), "name": arg(1), "email": arg(2)}}),
+                reply.map(|r| json!({ "added": r })),
+            ),
+            _ => (json!({"get_user": {"id": arg(0)}}), reply.map(|r| json!({ "found": r }))),
+        }
+    },
+    drive: Some(|port, w, wl| drive::<JsObject>(w, "USERS", wl, port.as_call())),
+};
+static SCHEMA_MIGRATION_PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
 
 /// Generated requests are placeholders; `drive` gives each its id and values.
 fn requests() -> BoxedStrategy<Value> {
@@ -73,14 +110,26 @@ fn complete(client: usize) -> Complete {
     })
 }
 
-fn drive<O: DurableObject<Request = UsersCall>>(world: &World, binding: &'static str, workload: Workload) -> Driving {
+/// Runs the clients, then the probe, against class `O`; `as_sent` turns each request (a
+/// `UsersCall`) into `O`'s.
+fn drive<O: DurableObject>(
+    world: &World,
+    binding: &'static str,
+    workload: Workload,
+    as_sent: impl Fn(&Value) -> Value + Copy + 'static,
+) -> Driving {
     let world = world.clone();
     let chaos_window_ms = SCHEMA_MIGRATION.shape().chaos_window_ms;
     Box::pin(async move {
         let ns = world.namespace::<O>(binding);
         let id = ns.id_from_name("users");
-        run_clients(&world, &ns, &id, workload.clients, complete).await;
-        probe(&world, &ns, &id, chaos_window_ms, vec![user(PROBE_ID), UsersCall::GetUser { id: PROBE_ID }]).await;
+        run_clients(&world, &ns, &id, workload.clients, sent_as(complete, as_sent)).await;
+        let probes = [user(PROBE_ID), UsersCall::GetUser { id: PROBE_ID }]
+            .iter()
+            .filter_map(|r| serde_json::to_value(r).ok())
+            .filter_map(|r| serde_json::from_value::<O::Request>(as_sent(&r)).ok())
+            .collect();
+        probe(&world, &ns, &id, chaos_window_ms, probes).await;
     })
 }
 

@@ -8,7 +8,7 @@
 
 use crate::clients::error_text;
 use crate::evidence::{calls, count, drive_clients, own_error};
-use crate::js_port::{as_json, untagged, JsBinding, JsPort};
+use crate::js_port::{as_json, plain, JsBinding, JsPort};
 use crate::workload::{Driving, Shape, Workload};
 use crate::{Expect, Scenario};
 use dosim_js::{JsCall, JsObject, JsProgram};
@@ -91,11 +91,11 @@ pub static WRITE_COALESCING_JS: JsPort = JsPort {
         };
         let reply = reply.map(|v| match v.get("$js").and_then(Value::as_str) {
             Some("Response") => v.get("body").cloned().unwrap_or(Value::Null),
-            _ => untagged(v),
+            _ => plain(v),
         });
         (request, reply)
     },
-    drive: Some(|world, workload| {
+    drive: Some(|_port, world, workload| {
         let call =
             |c: usize, k: usize, step: &Value| Some((WRITE_COALESCING_JS.to_js)(&as_json(concretize(c, k, step)?)));
         drive_clients::<JsObject>(world, BINDING, OBJECT, workload, call, |_| false)
