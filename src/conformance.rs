@@ -1,7 +1,10 @@
-//! Differential conformance: the storage programs of `conformance/programs/` run on dosim
-//! (the [`Script`] object) and on the real runtime (workerd, `tests/workerd/script.js`),
-//! and their results compared. `conformance/README.md` describes the programs, the
-//! comparison and its normalisation rules; `dosim conformance` prints the report.
+//! Differential conformance: the storage programs of `conformance/programs/` run on the
+//! real runtime (workerd, `tests/workerd/script.js`) and on dosim, and their results
+//! compared. dosim runs each program twice, with two [`Runner`]s: the Rust [`Script`]
+//! object, and script.js itself (the very file workerd runs, unmodified) on the JavaScript
+//! host `dosim-js`; each runner is a column of the report. `conformance/README.md`
+//! describes the programs, the comparison and its normalisation rules; `dosim conformance`
+//! prints the report.
 //!
 //! - A program run alone must give identical results on both sides, step by step, error
 //!   texts included.
@@ -16,7 +19,8 @@
 //! out ([`Workerd`] is a drop guard; on Linux it also dies with its parent).
 
 use crate::models::script::{error_json, Call, Program, Script, ScriptCall, Step, BINDING};
-use crate::sim::{FaultPolicy, SimConfig, World};
+use crate::sim::{Backend, FaultPolicy, SimConfig, World};
+use dosim_js::{register, stringified, JsCall, JsClass, JsObject, JsProgram};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -24,7 +28,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The workerd config and the JavaScript object, carried by the binary and written next
@@ -93,6 +97,10 @@ pub struct KnownDifference {
     pub program: String,
     /// `alone` or `concurrent`.
     pub mode: String,
+    /// The runner it is about (`rust` or `js`); absent: a difference of dosim's runtime,
+    /// which every runner meets (see [`KnownDifference::explains`]).
+    #[serde(default)]
+    pub runner: Option<String>,
     pub what: String,
     pub why: String,
 }
@@ -141,6 +149,9 @@ pub fn load_known(dir: &Path) -> Result<Vec<KnownDifference>, String> {
         if k.mode != "alone" && k.mode != "concurrent" {
             return Err(format!("known difference for {}: mode must be alone or concurrent", k.program));
         }
+        if k.runner.as_deref().is_some_and(|r| Runner::from_name(r).is_none()) {
+            return Err(format!("known difference for {}: runner must be rust or js", k.program));
+        }
     }
     Ok(known)
 }
@@ -148,38 +159,101 @@ pub fn load_known(dir: &Path) -> Result<Vec<KnownDifference>, String> {
 // ---------------------------------------------------------------------------------------
 // dosim's side
 
+/// Which of dosim's objects runs the programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Runner {
+    /// The Rust [`Script`] object (`models/src/script.rs`).
+    Rust,
+    /// `tests/workerd/script.js` itself, the very file workerd runs, on the JavaScript
+    /// host (`dosim-js`).
+    Js,
+}
+
+impl Runner {
+    /// Every runner, in report order.
+    pub const ALL: [Runner; 2] = [Runner::Rust, Runner::Js];
+
+    /// Its name in reports and in `known-differences.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runner::Rust => "rust",
+            Runner::Js => "js",
+        }
+    }
+
+    /// The runner called `name`.
+    pub fn from_name(name: &str) -> Option<Runner> {
+        Runner::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// Makes the program's namespace run this runner's object.
+    fn setup(self, world: &World) {
+        if self == Runner::Js {
+            register(world, BINDING, Backend::Sqlite, JsClass::new(script_js(), "Script"));
+        }
+    }
+}
+
+/// `tests/workerd/script.js`, compiled once per process.
+fn script_js() -> Arc<JsProgram> {
+    static PROGRAM: OnceLock<Arc<JsProgram>> = OnceLock::new();
+    JsProgram::embedded(&PROGRAM, "script.js", SCRIPT_JS)
+}
+
 fn config(seed: u64) -> SimConfig {
     SimConfig::new(seed).faults(FaultPolicy::Off)
 }
 
-async fn call_once(world: &World, client: usize, name: &str, call: &Call) -> Value {
+async fn call_once(world: &World, runner: Runner, client: usize, name: &str, call: &Call) -> Value {
     if call.delay_ms > 0 {
         world.sleep(Duration::from_millis(call.delay_ms)).await;
     }
-    let ns = world.namespace::<Script>(BINDING);
-    let stub = ns.get(&ns.id_from_name(name));
-    let request = ScriptCall { name: name.to_owned(), steps: call.steps.clone(), alarm: call.alarm.clone() };
-    match world.client(client).call(&stub, request).await {
+    let outcome = match runner {
+        Runner::Rust => {
+            let ns = world.namespace::<Script>(BINDING);
+            let stub = ns.get(&ns.id_from_name(name));
+            let request = ScriptCall { name: name.to_owned(), steps: call.steps.clone(), alarm: call.alarm.clone() };
+            world.client(client).call(&stub, request).await.map(Value::Array)
+        }
+        Runner::Js => {
+            // As script.js's own `callOnce`: `stub.run({ ...call, name })`; the reply is
+            // what `Response.json` makes of it on workerd.
+            let ns = world.namespace::<JsObject>(BINDING);
+            let stub = ns.get(&ns.id_from_name(name));
+            let mut arg = serde_json::to_value(call).expect("a call is JSON");
+            arg["name"] = json!(name);
+            match world.client(client).call(&stub, JsCall::new("run", vec![arg])).await {
+                Ok(reply) => stringified(&reply).map_err(|e| {
+                    let mut e = crate::sim::Error::usage(e);
+                    e.remote = true;
+                    e
+                }),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match outcome {
         Ok(results) => json!({ "results": results }),
         Err(e) => json!({ "error": error_json(&e) }),
     }
 }
 
-async fn calls_in_order(world: &World, client: usize, name: &str, calls: &[Call]) -> Vec<Value> {
+async fn calls_in_order(world: &World, runner: Runner, client: usize, name: &str, calls: &[Call]) -> Vec<Value> {
     let mut out = Vec::new();
     for c in calls {
-        out.push(call_once(world, client, name, c).await);
+        out.push(call_once(world, runner, client, name, c).await);
     }
     out
 }
 
 /// What dosim answers for `program` run alone (seed `seed`, no faults): `{"calls": [...]}`,
 /// and the violations dosim's own checkers found.
-pub fn dosim_alone(program: &Program, seed: u64) -> (Value, Vec<String>) {
+pub fn alone(runner: Runner, program: &Program, seed: u64) -> (Value, Vec<String>) {
     let slot: Arc<Mutex<Value>> = Arc::default();
     let (out, calls) = (slot.clone(), program.calls.clone());
     let report = crate::sim::run(config(seed), move |world| async move {
-        let outcomes = calls_in_order(&world, 0, "p", &calls).await;
+        runner.setup(&world);
+        let outcomes = calls_in_order(&world, runner, 0, "p", &calls).await;
         *out.lock().expect("lock") = json!({ "calls": outcomes });
     });
     let value = slot.lock().expect("lock").clone();
@@ -187,15 +261,16 @@ pub fn dosim_alone(program: &Program, seed: u64) -> (Value, Vec<String>) {
 }
 
 /// One outcome of `program`'s concurrent copies on dosim: `{"copies": [...], "after": ...}`.
-pub fn dosim_concurrent(program: &Program, seed: u64) -> (Value, Vec<String>) {
+pub fn concurrent(runner: Runner, program: &Program, seed: u64) -> (Value, Vec<String>) {
     let Some(conc) = program.concurrent.clone() else { return (Value::Null, Vec::new()) };
     let slot: Arc<Mutex<Value>> = Arc::default();
     let (out, calls) = (slot.clone(), program.calls.clone());
     let report = crate::sim::run(config(seed), move |world| async move {
+        runner.setup(&world);
         let tasks: Vec<_> = (0..conc.copies)
             .map(|i| {
                 let (w, calls) = (world.clone(), calls.clone());
-                world.spawn(async move { calls_in_order(&w, i, "p", &calls).await })
+                world.spawn(async move { calls_in_order(&w, runner, i, "p", &calls).await })
             })
             .collect();
         let mut copies = Vec::new();
@@ -203,13 +278,23 @@ pub fn dosim_concurrent(program: &Program, seed: u64) -> (Value, Vec<String>) {
             copies.push(Value::Array(t.await.expect("a copy ran to completion")));
         }
         let after = match &conc.after {
-            Some(c) => call_once(&world, conc.copies, "p", c).await,
+            Some(c) => call_once(&world, runner, conc.copies, "p", c).await,
             None => Value::Null,
         };
         *out.lock().expect("lock") = json!({ "copies": copies, "after": after });
     });
     let value = slot.lock().expect("lock").clone();
     (value, report.violations.iter().map(|v| format!("[{}] {}", v.checker, v.message)).collect())
+}
+
+/// [`alone`] with the Rust [`Script`].
+pub fn dosim_alone(program: &Program, seed: u64) -> (Value, Vec<String>) {
+    alone(Runner::Rust, program, seed)
+}
+
+/// [`concurrent`] with the Rust [`Script`].
+pub fn dosim_concurrent(program: &Program, seed: u64) -> (Value, Vec<String>) {
+    concurrent(Runner::Rust, program, seed)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -531,25 +616,59 @@ fn dechunk(mut s: &str) -> Result<String, String> {
 // ---------------------------------------------------------------------------------------
 // The run
 
-/// What a run found.
-#[derive(Debug, Default)]
-pub struct Report {
-    pub programs: usize,
+/// One runner's comparisons with workerd.
+#[derive(Debug)]
+pub struct Column {
+    pub runner: Runner,
     /// Comparisons made: one per program alone, one more per concurrent program.
     pub comparisons: usize,
     pub agreements: usize,
     pub differences: Vec<Difference>,
-    /// Known differences that did not show up this time.
+    /// Known differences (of this runner) that did not show up this time.
     pub stale: Vec<KnownDifference>,
+    /// Programs whose answers alone were the Rust Script's, result for result.
+    pub as_rust: usize,
+}
+
+impl Column {
+    fn new(runner: Runner) -> Column {
+        Column { runner, comparisons: 0, agreements: 0, differences: Vec::new(), stale: Vec::new(), as_rust: 0 }
+    }
+
+    /// Disagreements not explained by the known-differences list.
+    pub fn unexplained(&self) -> usize {
+        self.differences.iter().filter(|d| d.known.is_none()).count()
+    }
+
+    /// The known differences that showed up, one per program and mode.
+    fn known(&self) -> Vec<(&str, &'static str, &KnownDifference)> {
+        let mut known: Vec<_> =
+            self.differences.iter().filter_map(|d| d.known.as_ref().map(|k| (d.program.as_str(), d.mode, k))).collect();
+        known.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        known
+    }
+}
+
+/// What a run found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub programs: usize,
+    /// One column per runner, in [`Runner::ALL`] order.
+    pub columns: Vec<Column>,
     /// Violations dosim's own checkers reported during the runs.
     pub dosim_violations: Vec<String>,
     pub wall: Duration,
 }
 
 impl Report {
-    /// Disagreements not explained by the known-differences list.
+    /// Disagreements not explained by the known-differences list, over every runner.
     pub fn unexplained(&self) -> usize {
-        self.differences.iter().filter(|d| d.known.is_none()).count()
+        self.columns.iter().map(Column::unexplained).sum()
+    }
+
+    /// The column of `runner`.
+    pub fn column(&self, runner: Runner) -> Option<&Column> {
+        self.columns.iter().find(|c| c.runner == runner)
     }
 }
 
@@ -561,8 +680,11 @@ pub enum Outcome {
     Done(Report),
 }
 
-/// Runs every program on both sides and compares (printing progress as it goes when
-/// `print` is set); fails only when something could not be run at all.
+/// A disagreement found by one comparison: where and what, workerd's side, dosim's side.
+type Diff = (String, String, String);
+
+/// Runs every program on workerd and on each runner, and compares (printing progress as
+/// it goes when `print` is set); fails only when something could not be run at all.
 pub fn run(opts: &Options, print: bool) -> Result<Outcome, String> {
     let t0 = Instant::now();
     let mut programs = load_programs(&opts.dir)?;
@@ -586,77 +708,111 @@ pub fn run(opts: &Options, print: bool) -> Result<Outcome, String> {
             opts.seeds,
             workerd.port()
         );
+        println!(
+            "  runners: rust (the Script object of models/src/script.rs), js (tests/workerd/script.js on dosim-js)"
+        );
     }
     let mut report = Report { programs: programs.len(), ..Default::default() };
+    report.columns = Runner::ALL.into_iter().map(Column::new).collect();
     for (n, p) in programs.iter().enumerate() {
         let name = format!("{}#{n}", p.id);
         // Alone.
         let w = workerd.run(&json!({ "name": format!("{name}.alone"), "calls": p.calls }), Duration::from_secs(30))?;
-        let (d, violations) = dosim_alone(p, 0);
-        report.dosim_violations.extend(violations.into_iter().map(|v| format!("{} (alone): {v}", p.id)));
-        let diffs = compare_alone(&w, &d);
-        if print && opts.show {
-            println!("  {} alone\n      workerd: {}\n      dosim:   {}", p.id, normalize(&w), normalize(&d));
+        let mut rust: Option<(Value, Vec<Diff>)> = None;
+        for column in &mut report.columns {
+            let runner = column.runner;
+            let (d, violations) = alone(runner, p, 0);
+            let d = normalize(&d);
+            report
+                .dosim_violations
+                .extend(violations.into_iter().map(|v| format!("{} (alone, {}): {v}", p.id, runner.name())));
+            let diffs = compare_alone(&w, &d);
+            if print && opts.show {
+                println!(
+                    "  {} alone\n      workerd: {}\n      {:<8} {d}",
+                    p.id,
+                    normalize(&w),
+                    format!("{}:", runner.name())
+                );
+            }
+            if rust.as_ref().is_none_or(|(r, _)| *r == d) {
+                column.as_rust += 1;
+            }
+            note(column, opts, print, p, "alone", diffs.clone(), &known, rust.as_ref().map(|(_, d)| d.as_slice()));
+            if runner == Runner::Rust {
+                rust = Some((d, diffs));
+            }
         }
-        note(&mut report, opts, print, p, "alone", diffs, &known);
         // Concurrent copies.
-        if let Some(conc) = &p.concurrent {
-            let seen = dosim_outcomes(p, opts.seeds);
-            let mut diffs = Vec::new();
-            let mut samples: BTreeMap<String, u64> = BTreeMap::new();
-            for sample in 0..WORKERD_SAMPLES {
-                let body = json!({
-                    "name": format!("{name}.concurrent.{sample}"),
-                    "calls": p.calls,
-                    "copies": conc.copies,
-                    "after": conc.after,
-                });
-                let w = workerd.run(&body, Duration::from_secs(30))?;
-                let wc = canonical(&w);
-                if samples.contains_key(&wc) {
-                    *samples.entry(wc).or_default() += 1;
-                    continue;
-                }
+        let Some(conc) = &p.concurrent else { continue };
+        let mut samples: BTreeMap<String, u64> = BTreeMap::new();
+        let mut workerd_diffs = Vec::new();
+        for sample in 0..WORKERD_SAMPLES {
+            let body = json!({
+                "name": format!("{name}.concurrent.{sample}"),
+                "calls": p.calls,
+                "copies": conc.copies,
+                "after": conc.after,
+            });
+            let w = workerd.run(&body, Duration::from_secs(30))?;
+            let wc = canonical(&w);
+            if !samples.contains_key(&wc) {
                 if let Some(why) = forbidden(p, &w) {
-                    diffs.push((format!("workerd broke the program's rule: {why}"), wc.clone(), String::new()));
+                    workerd_diffs.push((format!("workerd broke the program's rule: {why}"), wc.clone(), String::new()));
                 }
-                if !seen.outcomes.contains_key(&wc) {
-                    let dosim: Vec<String> = seen.outcomes.iter().map(|(o, n)| format!("{n}x {o}")).collect();
-                    diffs.push((
-                        format!("workerd's outcome is not among dosim's {} outcomes", seen.outcomes.len()),
-                        wc.clone(),
-                        dosim.join("\n                 "),
-                    ));
-                }
-                samples.insert(wc, 1);
+            }
+            *samples.entry(wc).or_default() += 1;
+        }
+        let mut rust: Option<Vec<Diff>> = None;
+        for column in &mut report.columns {
+            let runner = column.runner;
+            let seen = dosim_outcomes(runner, p, opts.seeds);
+            let mut diffs = workerd_diffs.clone();
+            for wc in samples.keys().filter(|wc| !seen.outcomes.contains_key(*wc)) {
+                let dosim: Vec<String> = seen.outcomes.iter().map(|(o, n)| format!("{n}x {o}")).collect();
+                diffs.push((
+                    format!("workerd's outcome is not among dosim's {} outcomes", seen.outcomes.len()),
+                    wc.clone(),
+                    dosim.join("\n                 "),
+                ));
             }
             for (o, why) in &seen.forbidden {
                 let w: Vec<&str> = samples.keys().map(String::as_str).collect();
                 diffs.push((format!("dosim produced a forbidden outcome: {why}"), w.join(" | "), o.clone()));
             }
-            report.dosim_violations.extend(seen.violations.into_iter().map(|v| format!("{} (concurrent): {v}", p.id)));
-            note(&mut report, opts, print, p, "concurrent", diffs, &known);
+            report
+                .dosim_violations
+                .extend(seen.violations.into_iter().map(|v| format!("{} (concurrent, {}): {v}", p.id, runner.name())));
+            note(column, opts, print, p, "concurrent", diffs.clone(), &known, rust.as_deref());
             if print && opts.verbose {
                 let hits: Vec<String> = samples
                     .iter()
                     .map(|(o, n)| format!("{n}x in {} seeds", seen.outcomes.get(o).copied().unwrap_or(0)))
                     .collect();
                 println!(
-                    "            dosim: {} different outcomes over {} seeds; workerd's {WORKERD_SAMPLES} runs: {}",
+                    "            {}: {} different outcomes over {} seeds; workerd's {WORKERD_SAMPLES} runs: {}",
+                    runner.name(),
                     seen.outcomes.len(),
                     opts.seeds,
                     hits.join(", ")
                 );
             }
+            if runner == Runner::Rust {
+                rust = Some(diffs);
+            }
         }
     }
     drop(workerd);
-    report.stale = known
-        .iter()
-        .filter(|k| programs.iter().any(|p| p.id == k.program))
-        .filter(|k| !report.differences.iter().any(|d| d.program == k.program && d.mode == k.mode))
-        .cloned()
-        .collect();
+    for column in &mut report.columns {
+        let runner = column.runner;
+        column.stale = known
+            .iter()
+            .filter(|k| k.runner.as_deref().is_none_or(|r| r == runner.name()))
+            .filter(|k| programs.iter().any(|p| p.id == k.program))
+            .filter(|k| !column.differences.iter().any(|d| d.program == k.program && d.mode == k.mode))
+            .cloned()
+            .collect();
+    }
     report.wall = t0.elapsed();
     if print {
         print_summary(&report);
@@ -673,10 +829,10 @@ struct Seen {
     violations: Vec<String>,
 }
 
-fn dosim_outcomes(p: &Program, seeds: u64) -> Seen {
+fn dosim_outcomes(runner: Runner, p: &Program, seeds: u64) -> Seen {
     let mut seen = Seen { outcomes: BTreeMap::new(), forbidden: Vec::new(), violations: Vec::new() };
     for seed in 0..seeds {
-        let (o, violations) = dosim_concurrent(p, seed);
+        let (o, violations) = concurrent(runner, p, seed);
         let c = canonical(&o);
         if let Some(why) = forbidden(p, &o) {
             if !seen.forbidden.iter().any(|(f, _)| *f == c) {
@@ -693,35 +849,57 @@ fn dosim_outcomes(p: &Program, seeds: u64) -> Seen {
     seen
 }
 
+impl KnownDifference {
+    /// Whether this entry explains `diffs`, found by `runner` on its program in its mode.
+    /// An entry for every runner is a difference of dosim's runtime: another runner than
+    /// the Rust Script meets it only where the Rust Script disagreed the same way (alone:
+    /// the same results at the same places; concurrent: the Rust Script disagreed too).
+    fn explains(&self, runner: Runner, mode: &str, diffs: &[Diff], rust: Option<&[Diff]>) -> bool {
+        match (self.runner.as_deref(), runner, rust) {
+            (Some(r), _, _) => r == runner.name(),
+            (None, Runner::Rust, _) => true,
+            (None, _, None) => false,
+            (None, _, Some(rust)) if mode == "alone" => {
+                diffs.iter().all(|(at, _, d)| rust.iter().any(|(at2, _, d2)| at == at2 && d == d2))
+            }
+            (None, _, Some(rust)) => !rust.is_empty(),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn note(
-    report: &mut Report,
+    column: &mut Column,
     opts: &Options,
     print: bool,
     p: &Program,
     mode: &'static str,
-    diffs: Vec<(String, String, String)>,
+    diffs: Vec<Diff>,
     known: &[KnownDifference],
+    rust: Option<&[Diff]>,
 ) {
-    report.comparisons += 1;
+    let runner = column.runner;
+    column.comparisons += 1;
     if diffs.is_empty() {
-        report.agreements += 1;
+        column.agreements += 1;
         if print && opts.verbose {
-            println!("  agree     {:<34} {mode}", p.id);
+            println!("  agree     {:<4} {:<34} {mode}", runner.name(), p.id);
         }
         return;
     }
-    let k = known.iter().find(|k| k.program == p.id && k.mode == mode).cloned();
+    let k =
+        known.iter().find(|k| k.program == p.id && k.mode == mode && k.explains(runner, mode, &diffs, rust)).cloned();
     if print {
         let tag = if k.is_some() { "known" } else { "DISAGREE" };
-        println!("  {tag:<9} {:<34} {mode}: {}", p.id, p.about);
+        println!("  {tag:<9} {:<4} {:<34} {mode}: {}", runner.name(), p.id, p.about);
         for (detail, w, d) in &diffs {
             println!("      {detail}");
             println!("        workerd: {w}");
-            println!("        dosim:   {d}");
+            println!("        {:<8} {d}", format!("{}:", runner.name()));
         }
     }
     for (detail, w, d) in diffs {
-        report.differences.push(Difference {
+        column.differences.push(Difference {
             program: p.id.clone(),
             mode,
             detail,
@@ -733,28 +911,36 @@ fn note(
 }
 
 fn print_summary(r: &Report) {
-    let disagreeing = r.comparisons - r.agreements;
-    let mut known: Vec<(&str, &str, &KnownDifference)> =
-        r.differences.iter().filter_map(|d| d.known.as_ref().map(|k| (d.program.as_str(), d.mode, k))).collect();
-    known.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     for v in &r.dosim_violations {
         println!("  note: dosim's checkers reported {v}");
     }
-    for k in &r.stale {
-        println!("  note: known difference not seen this time: {} ({})", k.program, k.mode);
+    for c in &r.columns {
+        for k in &c.stale {
+            println!("  note: known difference not seen this time: {} ({}, {})", k.program, k.mode, c.runner.name());
+        }
     }
-    println!(
-        "programs {}, comparisons {}, agreements {}, disagreements {} (known {}, unexplained {}), in {:.1} s",
-        r.programs,
-        r.comparisons,
-        r.agreements,
-        disagreeing,
-        known.len(),
-        disagreeing - known.len(),
-        r.wall.as_secs_f64()
-    );
-    for (program, mode, k) in known {
-        println!("  known: {program} ({mode}): {} -- {}", k.what, k.why);
+    for c in &r.columns {
+        let disagreeing = c.comparisons - c.agreements;
+        let known = c.known().len();
+        let mut line = format!(
+            "{:<4} programs {}, comparisons {}, agreements {}, disagreements {} (known {known}, unexplained {})",
+            c.runner.name(),
+            r.programs,
+            c.comparisons,
+            c.agreements,
+            disagreeing,
+            disagreeing - known,
+        );
+        if c.runner != Runner::Rust {
+            line.push_str(&format!("; alone, answered as rust in {} of {}", c.as_rust, r.programs));
+        }
+        println!("{line}");
+    }
+    println!("in {:.1} s", r.wall.as_secs_f64());
+    for c in &r.columns {
+        for (program, mode, k) in c.known() {
+            println!("  known: {} {program} ({mode}): {} -- {}", c.runner.name(), k.what, k.why);
+        }
     }
 }
 

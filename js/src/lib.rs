@@ -42,5 +42,5 @@ mod task;
 
 pub use inspect::{call_export, exports, Export};
 pub use instance::{live_instances, JsClass};
-pub use object::{register, JsCall, JsObject};
+pub use object::{register, stringified, JsCall, JsObject};
 pub use source::JsProgram;

@@ -88,3 +88,107 @@ impl DurableObject for JsObject {
         self.run(Start::Alarm { retry_count: info.retry_count, is_retry: info.is_retry }).await.map(|_| ())
     }
 }
+
+/// What `JSON.stringify` makes of a reply given as tagged JSON (the value a caller gets
+/// and then sends on as JSON, e.g. with `Response.json`): `undefined` drops out of objects
+/// and is `null` in arrays, NaN and the infinities are `null`, `-0` is `0`, a `Date` is its
+/// ISO text, and other objects without enumerable own properties (`Map`, `Set`, `RegExp`,
+/// `Error`, `ArrayBuffer`) are `{}`. A `BigInt` cannot be stringified: V8's error text.
+pub fn stringified(reply: &serde_json::Value) -> std::result::Result<serde_json::Value, String> {
+    use serde_json::Value;
+    fn omitted(v: &Value) -> bool {
+        v.get("$js").and_then(Value::as_str) == Some("undefined")
+    }
+    fn object(o: &serde_json::Map<String, Value>) -> std::result::Result<Value, String> {
+        let mut out = serde_json::Map::new();
+        for (k, v) in o.iter().filter(|(_, v)| !omitted(v)) {
+            out.insert(k.clone(), stringified(v)?);
+        }
+        Ok(Value::Object(out))
+    }
+    match reply {
+        Value::Array(a) => Ok(Value::Array(a.iter().map(stringified).collect::<std::result::Result<_, _>>()?)),
+        Value::Object(o) => match o.get("$js").and_then(Value::as_str) {
+            None => object(o),
+            Some("undefined" | "NaN" | "Infinity" | "-Infinity") => Ok(Value::Null),
+            Some("-0") => Ok(Value::from(0)),
+            Some("bigint") => Err("Do not know how to serialize a BigInt".into()),
+            Some("Object") => o.get("v").and_then(Value::as_object).map_or(Ok(Value::Null), object),
+            Some("Date") => {
+                Ok(o.get("v").and_then(Value::as_f64).and_then(iso_date).map_or(Value::Null, Value::String))
+            }
+            Some("Response" | "Request") => {
+                let fields = o.iter().filter(|(k, _)| k.as_str() != "$js").map(|(k, v)| (k.clone(), v.clone()));
+                object(&fields.collect())
+            }
+            Some(typed) if typed.ends_with("Array") => Ok(typed_array(typed, o.get("v"))),
+            Some(_) => Ok(Value::Object(serde_json::Map::new())),
+        },
+        other => Ok(other.clone()),
+    }
+}
+
+/// A typed array as `JSON.stringify` writes it: `{"0": x, "1": y, ...}`.
+fn typed_array(tag: &str, bytes: Option<&serde_json::Value>) -> serde_json::Value {
+    let bytes = bytes.and_then(serde_json::Value::as_str).map(base64).unwrap_or_default();
+    let width = match tag {
+        "Uint16Array" | "Int16Array" => 2,
+        "Uint32Array" | "Int32Array" | "Float32Array" => 4,
+        "Float64Array" | "BigInt64Array" | "BigUint64Array" => 8,
+        _ => 1,
+    };
+    let mut out = serde_json::Map::new();
+    for (i, c) in bytes.chunks_exact(width).enumerate() {
+        let mut b = [0u8; 8];
+        b[..width].copy_from_slice(c);
+        let x = match tag {
+            "Int8Array" => f64::from(c[0] as i8),
+            "Int16Array" => f64::from(i16::from_le_bytes([c[0], c[1]])),
+            "Uint16Array" => f64::from(u16::from_le_bytes([c[0], c[1]])),
+            "Int32Array" => f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            "Uint32Array" => f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            "Float32Array" => f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            "Float64Array" => f64::from_le_bytes(b),
+            _ => f64::from(c[0]),
+        };
+        let v = if x.fract() == 0.0 && x.abs() < 9.0e15 { serde_json::json!(x as i64) } else { serde_json::json!(x) };
+        out.insert(i.to_string(), v);
+    }
+    serde_json::Value::Object(out)
+}
+
+fn base64(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
+    for c in text.bytes().filter_map(|c| ALPHABET.iter().position(|&a| a == c)) {
+        acc = (acc << 6) | c as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// `Date.prototype.toISOString` of a time in ms since the epoch (`None`: an invalid date).
+fn iso_date(ms: f64) -> Option<String> {
+    if !ms.is_finite() || ms.abs() > 8.64e15 {
+        return None;
+    }
+    let ms = ms as i64;
+    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let year = if (0..=9999).contains(&year) { format!("{year:04}") } else { format!("{year:+07}") };
+    let (h, m, s, milli) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
+    Some(format!("{year}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z"))
+}
