@@ -1,0 +1,168 @@
+//! The JavaScript API as an object sees it: each test runs a small class on dosim-js and
+//! checks one promise of the host (structured clone, seeded randomness, the simulated
+//! clock, console, errors reaching the caller, a crash dropping the instance).
+
+use dosim_js::{register, JsCall, JsClass, JsProgram};
+use dosim_sim::{run, Backend, Completion, FaultPolicy, RunReport, SimConfig};
+use serde_json::{json, Value};
+
+const PROBE: &str = r#"
+import { DurableObject } from "cloudflare:workers";
+export class Probe extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.born = Date.now();
+    this.calls = 0;
+  }
+  cloneFunction() {
+    try {
+      structuredClone({ f() {} });
+      return "cloned";
+    } catch (e) {
+      return [e.name, e instanceof Error, e.message.length > 0];
+    }
+  }
+  random() {
+    return [Math.random(), Math.random(), crypto.randomUUID()];
+  }
+  async clock(ms) {
+    const before = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return [before, Date.now(), new Date().getTime() === Date.now()];
+  }
+  log(text) {
+    console.log("probe says", text, { n: 1 });
+    console.warn("careful");
+    return null;
+  }
+  fail(message) {
+    throw new RangeError(message);
+  }
+  async failLater(message) {
+    await this.ctx.storage.get("x");
+    throw new Error(message);
+  }
+  async remember(v) {
+    this.calls += 1;
+    await this.ctx.storage.put("kept", v);
+    return { calls: this.calls, born: this.born };
+  }
+  async recall() {
+    this.calls += 1;
+    return { calls: this.calls, kept: await this.ctx.storage.get("kept") };
+  }
+}
+"#;
+
+/// Runs `calls` one after another on one Probe object (seed `seed`, no faults); `crash`
+/// crashes the object before the call of that index. Returns the replies and the run.
+fn probe(seed: u64, calls: Vec<JsCall>, crash: Option<usize>) -> (Vec<Completion>, RunReport) {
+    let program = JsProgram::from_source("probe.js", PROBE).expect("it compiles");
+    let report = run(SimConfig::new(seed).faults(FaultPolicy::Off), move |world| async move {
+        let ns = register(&world, "PROBE", Backend::Sqlite, JsClass::new(program, "Probe"));
+        let stub = ns.get(&ns.id_from_name("p"));
+        for (i, call) in calls.into_iter().enumerate() {
+            if crash == Some(i) {
+                for label in world.objects() {
+                    world.crash(&label, "test");
+                }
+            }
+            let _ = world.client(0).call(&stub, call).await;
+        }
+    });
+    let replies = report.history.iter().map(|o| o.completion.clone()).collect();
+    (replies, report)
+}
+
+fn ok(c: &Completion) -> Value {
+    match c {
+        Completion::Ok { value } => value.clone(),
+        other => panic!("expected a reply, got {other:?}"),
+    }
+}
+
+#[test]
+fn structured_clone_refuses_a_function() {
+    let (replies, _) = probe(1, vec![JsCall::new("cloneFunction", vec![])], None);
+    assert_eq!(ok(&replies[0]), json!(["DataCloneError", true, true]));
+}
+
+#[test]
+fn randomness_is_the_seeds() {
+    let draw = |seed| ok(&probe(seed, vec![JsCall::new("random", vec![])], None).0[0]);
+    let (a, again, other) = (draw(5), draw(5), draw(6));
+    assert_eq!(a, again, "the same seed draws the same numbers");
+    assert_ne!(a, other, "another seed draws others");
+    let [x, y, uuid] = [&a[0], &a[1], &a[2]];
+    assert!(x.as_f64().is_some_and(|x| (0.0..1.0).contains(&x)) && x != y);
+    let uuid = uuid.as_str().expect("a string");
+    assert_eq!(uuid.len(), 36);
+    assert_eq!(&uuid[14..15], "4", "a version 4 UUID: {uuid}");
+}
+
+#[test]
+fn date_now_follows_the_simulated_clock() {
+    let (replies, report) = probe(2, vec![JsCall::new("clock", vec![json!(250)])], None);
+    let v = ok(&replies[0]);
+    let (before, after) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+    assert!(after - before >= 250.0, "the timer took 250 ms of simulated time: {v}");
+    assert!(after - before < 300.0, "and not much more: {v}");
+    assert_eq!(v[2], json!(true));
+    assert!(after <= report.sim_time.as_millis() as f64, "no wall clock: {after}");
+}
+
+#[test]
+fn console_lines_land_in_the_trace() {
+    let (_, report) = probe(3, vec![JsCall::new("log", vec![json!("hi")])], None);
+    let text = report.trace_text();
+    assert!(text.contains("console: probe says hi {\"n\":1}"), "{text}");
+    assert!(text.contains("console: warn: careful"), "{text}");
+}
+
+#[test]
+fn a_thrown_error_reaches_the_caller() {
+    let calls = vec![JsCall::new("fail", vec![json!("too far")]), JsCall::new("failLater", vec![json!("later")])];
+    let (replies, _) = probe(4, calls, None);
+    for (reply, message) in replies.iter().zip(["too far", "later"]) {
+        let Completion::Fail { error } = reply else { panic!("expected a failure, got {reply:?}") };
+        assert_eq!(error.message, message);
+        assert!(error.remote && !error.durable_object_reset, "{error:?}");
+    }
+}
+
+#[test]
+fn a_crash_drops_the_instance_and_keeps_storage() {
+    let calls = vec![JsCall::new("remember", vec![json!("v1")]), JsCall::new("recall", vec![])];
+    // Without a crash the second call sees the first call's in-memory count.
+    let (replies, _) = probe(7, calls.clone(), None);
+    assert_eq!(ok(&replies[1]), json!({"calls": 2, "kept": "v1"}));
+    // A crash between them: a fresh instance (its constructor ran again), storage kept.
+    let (replies, report) = probe(7, calls, Some(1));
+    assert_eq!(ok(&replies[1]), json!({"calls": 1, "kept": "v1"}));
+    assert_eq!(report.stats.constructions, 2, "{}", report.trace_text());
+}
+
+#[test]
+fn replies_stringify_as_json_stringify_does() {
+    use dosim_js::stringified;
+    let reply = json!({
+        "u": {"$js": "undefined"},
+        "list": [{"$js": "undefined"}, {"$js": "NaN"}, {"$js": "-0"}, 1.5],
+        "when": {"$js": "Date", "v": 1_700_000_000_123u64},
+        "map": {"$js": "Map", "v": [["a", 1]]},
+        "bytes": {"$js": "Uint8Array", "v": "AQI="},
+        "escaped": {"$js": "Object", "v": {"$js": "plain"}},
+    });
+    assert_eq!(
+        stringified(&reply).unwrap(),
+        json!({
+            "list": [null, null, 0, 1.5],
+            "when": "2023-11-14T22:13:20.123Z",
+            "map": {},
+            "bytes": {"0": 1, "1": 2},
+            "escaped": {"$js": "plain"},
+        })
+    );
+    assert_eq!(stringified(&json!({"$js": "Date", "v": -1})).unwrap(), json!("1969-12-31T23:59:59.999Z"));
+    assert!(stringified(&json!([{"$js": "bigint", "v": "1"}])).is_err());
+}
