@@ -6,7 +6,7 @@
 use crate::convert::{js_to_sql, sql_to_js, Helpers};
 use crate::instance::{Instance, JsClasses};
 use crate::object::{JsCall, JsObject};
-use crate::task::{deliver_value, promise, storage_promise, Deliver, JsTask, Reply, Settled, Start, Thrown};
+use crate::task::{deliver_value, promise, storage_promise, Deliver, JsTask, Pending, Reply, Settled, Start, Thrown};
 use dosim_sim::{Error, ListOptions, ReadOptions, WriteOptions};
 use rquickjs::{Array, Ctx, Function, Object, Value};
 use serde_json::value::RawValue;
@@ -66,56 +66,31 @@ fn list_options(text: &str) -> Result<ListOptions, Error> {
     })
 }
 
-/// A timer's callback runs as a new event of the object, after `ms` of simulated time;
-/// a `setTimeout` made inside a critical section fires inside it (workerd's timers carry
-/// the critical section they were made in), as a host promise of the section's task.
-fn start_timer<'js>(ctx: &Ctx<'js>, inst: &Rc<Instance>, kept: u64, ms: f64, repeat: bool) -> rquickjs::Result<u64> {
-    let id = inst.fresh();
-    inst.timers.borrow_mut().insert(id, kept);
+/// Arms timer `id`: a host promise of the running task that, after `ms` of simulated time,
+/// calls the timer's callback (and re-arms itself if it repeats). Whose strand delivers it
+/// is the task's affair (see `JsTask`).
+fn arm_timer(inst: &Instance, id: u64, ms: f64, repeat: bool) {
     let delay = Duration::from_millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 });
-    if !repeat && inst.sections.borrow().contains(&inst.current.get()) {
-        let fire = move |()| -> Deliver {
-            Box::new(move |ctx, _, inst| {
-                let Some(kept) = inst.timers.borrow_mut().remove(&id) else {
-                    return Ok(Value::new_undefined(ctx.clone()));
-                };
-                match inst.take_kept(ctx, kept).and_then(|f| f.into_function()) {
-                    Some(f) => f.call::<_, Value>(()),
-                    None => Ok(Value::new_undefined(ctx.clone())),
-                }
-            })
+    let sleep = inst.state.sleep(delay);
+    let fire: Deliver = Box::new(move |ctx, _, inst| {
+        let Some(kept) = inst.timers.borrow().get(&id).copied() else { return Ok(Value::new_undefined(ctx.clone())) };
+        let callback = if repeat {
+            arm_timer(inst, id, ms, true);
+            inst.kept(ctx, kept)
+        } else {
+            inst.timers.borrow_mut().remove(&id);
+            inst.take_kept(ctx, kept)
         };
-        let sleep = inst.state.sleep(delay);
-        let wait = async move {
-            sleep.await;
-            Ok(())
-        };
-        promise(ctx, inst, wait, fire, None)?;
-        return Ok(id);
-    }
-    let (weak, state) = (inst.me.clone(), inst.state.clone());
-    inst.state.spawn_event("timer", async move {
-        loop {
-            state.sleep(delay).await;
-            let Some(inst) = weak.upgrade() else { return Ok(()) };
-            let Some(kept) = inst.timers.borrow().get(&id).copied() else { return Ok(()) };
-            if !repeat {
-                inst.timers.borrow_mut().remove(&id);
-            }
-            let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None, once: !repeat }, Reply::Keep);
-            let outcome = task.await;
-            if let Ok(Settled::Kept(n)) = outcome {
-                inst.kept.borrow_mut().remove(&n);
-            }
-            if let Err(e) = outcome {
-                inst.state.log(&format!("uncaught exception in a timer callback: {}", e.message));
-            }
-            if !repeat {
-                return Ok(());
-            }
+        // The prelude's wrapper reports what the callback throws.
+        if let Some(f) = callback.and_then(|f| f.into_function()) {
+            f.call::<_, ()>(())?;
         }
+        Ok(Value::new_undefined(ctx.clone()))
     });
-    Ok(id)
+    inst.add_pending(Pending::timer(id, async move {
+        sleep.await;
+        Ok(fire)
+    }));
 }
 
 /// Builds the `host` object for one instance.
@@ -270,8 +245,8 @@ pub(crate) fn install<'js>(
             let started = me.upgrade().map(|me| {
                 let id = me.fresh();
                 me.txns.borrow_mut().insert(id, txn);
-                let start = Start::Callback { kept, arg: Some(id), once: true };
-                (id, JsTask::new(me, start, Reply::Keep).keeping_exception(caught).in_section())
+                let start = Start::Callback { kept, arg: Some(id) };
+                (id, JsTask::new(me, start, Reply::Keep).keeping_exception(caught))
             });
             let me = me.clone();
             async move {
@@ -323,7 +298,7 @@ pub(crate) fn install<'js>(
     // ---- ctx ----
     host_fn!("blockConcurrencyWhile", |inst, _h, ctx, f: Function<'js>| {
         let kept = inst.keep(&ctx, f.into_value());
-        let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None, once: true }, Reply::Keep).in_section();
+        let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None }, Reply::Keep);
         let section = inst.state.block_concurrency_while(async move {
             match task.await? {
                 Settled::Kept(n) => Ok(n),
@@ -362,7 +337,9 @@ pub(crate) fn install<'js>(
     // ---- timers, clock, randomness, console ----
     host_fn!("setTimer", |inst, _h, ctx, f: Function<'js>, ms: f64, repeat: bool| {
         let kept = inst.keep(&ctx, f.into_value());
-        let id = start_timer(&ctx, &inst, kept, ms, repeat)?;
+        let id = inst.fresh();
+        inst.timers.borrow_mut().insert(id, kept);
+        arm_timer(&inst, id, ms, repeat);
         Ok(Value::new_number(ctx.clone(), id as f64))
     });
     host_fn!("clearTimer", |inst, _h, ctx, id: f64| {

@@ -79,8 +79,6 @@ pub(crate) struct Instance {
     pub(crate) timers: RefCell<BTreeMap<u64, u64>>,
     /// Open transactions handed to `transaction()` closures.
     pub(crate) txns: RefCell<BTreeMap<u64, dosim_sim::Txn>>,
-    /// Tasks that are critical sections' callbacks.
-    pub(crate) sections: RefCell<std::collections::BTreeSet<TaskKey>>,
     /// The task whose turn is running JavaScript (0: none, as in the constructor).
     pub(crate) current: Cell<TaskKey>,
     next: Cell<u64>,
@@ -135,7 +133,6 @@ impl Instance {
             kept: RefCell::default(),
             timers: RefCell::default(),
             txns: RefCell::default(),
-            sections: RefCell::default(),
             current: Cell::new(0),
             next: Cell::new(1),
             rng: Cell::new(seed),

@@ -189,10 +189,20 @@
   globalThis.console = { log: log("log"), info: log("info"), warn: log("warn"), error: log("error"), debug: log("debug") };
   globalThis.structuredClone = (v) => fromJson(toJson(v, new Set()));
 
-  // ---- timers: each callback is a new event of the object, through the input gate ----
+  // ---- timers: each callback enters through the input gate (inside the critical section
+  // it was set in, if any); what it throws, or its promise rejects with, is logged ----
 
-  globalThis.setTimeout = (fn, ms = 0, ...args) => host.setTimer(() => fn(...args), Number(ms) || 0, false);
-  globalThis.setInterval = (fn, ms = 0, ...args) => host.setTimer(() => fn(...args), Number(ms) || 0, true);
+  const uncaught = (e) => host.log("log", `uncaught exception in a timer callback: ${show(e)}`);
+  const timerCallback = (fn, args) => () => {
+    try {
+      const r = fn(...args);
+      if (r instanceof Promise) r.catch(uncaught);
+    } catch (e) {
+      uncaught(e);
+    }
+  };
+  globalThis.setTimeout = (fn, ms = 0, ...args) => host.setTimer(timerCallback(fn, args), Number(ms) || 0, false);
+  globalThis.setInterval = (fn, ms = 0, ...args) => host.setTimer(timerCallback(fn, args), Number(ms) || 0, true);
   globalThis.clearTimeout = globalThis.clearInterval = (id) => {
     if (id !== undefined) host.clearTimer(id);
   };

@@ -23,21 +23,45 @@ pub(crate) type Deliver = Box<dyn for<'js> FnOnce(&Ctx<'js>, &Helpers<'js>, &Ins
 /// Where a failed transaction keeps the exception its closure threw (kept value number).
 pub(crate) type Thrown = Rc<Cell<Option<u64>>>;
 
-/// A host promise not yet settled: the Rust operation behind it and its resolvers.
+/// A host promise not yet settled: the Rust operation behind it and its resolvers; or a
+/// timer, which has no promise (its delivery calls the callback).
 pub(crate) struct Pending {
     work: Pin<Box<dyn Future<Output = Result<Deliver, Error>>>>,
-    resolve: Persistent<Function<'static>>,
-    reject: Persistent<Function<'static>>,
+    resolvers: Option<(Persistent<Function<'static>>, Persistent<Function<'static>>)>,
     thrown: Option<Thrown>,
+    /// A timer's id: it does not keep its task alive (see [`JsTask`]).
+    timer: Option<u64>,
 }
 
 impl Pending {
+    /// A timer `id` that fires when `work` finishes.
+    pub(crate) fn timer(id: u64, work: impl Future<Output = Result<Deliver, Error>> + 'static) -> Pending {
+        Pending { work: Box::pin(work), resolvers: None, thrown: None, timer: Some(id) }
+    }
+
     fn settle(self, ctx: &Ctx<'_>, inst: &Instance, outcome: Result<Deliver, Error>) {
         let Some(h) = inst.helpers(ctx) else { return };
-        let (Ok(resolve), Ok(reject)) = (self.resolve.restore(ctx), self.reject.restore(ctx)) else { return };
-        let thrown = self.thrown.and_then(|t| t.take()).and_then(|n| inst.take_kept(ctx, n));
-        settle_now(ctx, &h, inst, &resolve, &reject, outcome, thrown);
+        match self.resolvers {
+            Some((resolve, reject)) => {
+                let (Ok(resolve), Ok(reject)) = (resolve.restore(ctx), reject.restore(ctx)) else { return };
+                let thrown = self.thrown.and_then(|t| t.take()).and_then(|n| inst.take_kept(ctx, n));
+                settle_now(ctx, &h, inst, &resolve, &reject, outcome, thrown);
+            }
+            None => {
+                if let Ok(deliver) = outcome {
+                    if let Err(rquickjs::Error::Exception) = deliver(ctx, &h, inst) {
+                        ctx.catch();
+                    }
+                }
+            }
+        }
         drain(ctx);
+    }
+
+    /// Whether it keeps its task alive: a host promise does, a live timer does not, and a
+    /// cleared timer is dropped.
+    fn live(&self, inst: &Instance) -> bool {
+        self.timer.is_none_or(|id| inst.timers.borrow().contains_key(&id))
     }
 }
 
@@ -79,9 +103,9 @@ pub(crate) fn promise<'js, T: 'static>(
     let (promise, resolve, reject) = ctx.promise()?;
     inst.add_pending(Pending {
         work: Box::pin(async move { work.await.map(deliver) }),
-        resolve: Persistent::save(ctx, resolve),
-        reject: Persistent::save(ctx, reject),
+        resolvers: Some((Persistent::save(ctx, resolve), Persistent::save(ctx, reject))),
         thrown,
+        timer: None,
     });
     Ok(promise.into_value())
 }
@@ -119,10 +143,12 @@ pub(crate) enum Start {
     Call { method: String, args: String },
     /// `object.alarm({ retryCount, isRetry })`.
     Alarm { retry_count: u32, is_retry: bool },
-    /// A kept function, called with an optional number (a transaction's id).
-    Callback { kept: u64, arg: Option<u64>, once: bool },
+    /// A kept function (taken), called with an optional number (a transaction's id).
+    Callback { kept: u64, arg: Option<u64> },
     /// A kept promise, awaited (`waitUntil`).
     Await { kept: u64 },
+    /// Nothing: the task only delivers the timers a finished task handed over.
+    Timers,
 }
 
 /// How a task hands back its result.
@@ -148,25 +174,48 @@ struct Slot {
 }
 
 /// An event of a JavaScript object, as a future its strand polls.
+///
+/// A timer set during the task's turns is one of its host promises, so its callback runs
+/// in the task's strand: inside a critical section (`blockConcurrencyWhile`, a
+/// transaction) it runs in the section, as workerd's timers carry the critical section
+/// they were set in. But a timer does not keep its task alive: when the task is done, the
+/// timers it still has are handed to a new event of the object, which delivers them.
 pub(crate) struct JsTask {
     key: TaskKey,
     start: Option<Start>,
     reply: Reply,
     slot: Rc<RefCell<Slot>>,
     thrown: Option<Thrown>,
+    /// It started with [`Start::Timers`]: its timers keep it alive.
+    delivers_timers: bool,
     inst: Rc<Instance>,
 }
 
 impl JsTask {
     pub(crate) fn new(inst: Rc<Instance>, start: Start, reply: Reply) -> JsTask {
-        JsTask { key: inst.fresh(), start: Some(start), reply, slot: Rc::default(), thrown: None, inst }
+        let delivers_timers = matches!(start, Start::Timers);
+        JsTask {
+            key: inst.fresh(),
+            start: Some(start),
+            reply,
+            slot: Rc::default(),
+            thrown: None,
+            delivers_timers,
+            inst,
+        }
     }
 
-    /// Marks the task as a critical section's (`blockConcurrencyWhile`, `transaction`):
-    /// timers its code sets fire inside the section.
-    pub(crate) fn in_section(self) -> JsTask {
-        self.inst.sections.borrow_mut().insert(self.key);
-        self
+    /// Hands `timers` (left by a finished task) to a new event of the object.
+    fn hand_over(inst: &Rc<Instance>, timers: Vec<Pending>) {
+        let task = JsTask::new(inst.clone(), Start::Timers, Reply::Keep);
+        inst.pending.borrow_mut().insert(task.key, timers);
+        let me = inst.clone();
+        inst.state.spawn_event("timer", async move {
+            if let Settled::Kept(n) = task.await? {
+                me.kept.borrow_mut().remove(&n);
+            }
+            Ok(())
+        });
     }
 
     /// Keeps the exception the callback throws in `thrown` (a transaction rejects with it).
@@ -222,9 +271,8 @@ fn call_start<'js>(
             let alarm: Function = object.get("alarm")?;
             alarm.call((This(object.clone()), info))
         }
-        Start::Callback { kept, arg, once } => {
-            let f = if once { inst.take_kept(ctx, kept) } else { inst.kept(ctx, kept) };
-            let Some(f) = f.and_then(|f| f.into_function()) else {
+        Start::Callback { kept, arg } => {
+            let Some(f) = inst.take_kept(ctx, kept).and_then(|f| f.into_function()) else {
                 return Ok(Value::new_undefined(ctx.clone()));
             };
             match arg {
@@ -233,6 +281,7 @@ fn call_start<'js>(
             }
         }
         Start::Await { kept } => Ok(inst.take_kept(ctx, kept).unwrap_or_else(|| Value::new_undefined(ctx.clone()))),
+        Start::Timers => Ok(Value::new_undefined(ctx.clone())),
     }
 }
 
@@ -321,7 +370,6 @@ fn finish(slot: &Rc<RefCell<Slot>>, result: Result<Settled, Error>) {
 /// releases the input gate, when the event dies, not when the instance is dropped.
 impl Drop for JsTask {
     fn drop(&mut self) {
-        self.inst.sections.borrow_mut().remove(&self.key);
         // Taken out first: dropping them may drop tasks of their own.
         let mine = self.inst.pending.try_borrow_mut().ok().and_then(|mut p| p.remove(&self.key));
         drop(mine);
@@ -338,7 +386,8 @@ impl Future for JsTask {
         }
         let (inst, key) = (this.inst.clone(), this.key);
         loop {
-            let mine = inst.pending.borrow_mut().remove(&key).unwrap_or_default();
+            let mut mine = inst.pending.borrow_mut().remove(&key).unwrap_or_default();
+            mine.retain(|p| p.live(&inst));
             if mine.is_empty() {
                 break;
             }
@@ -365,9 +414,15 @@ impl Future for JsTask {
             }
         }
         let mut slot = this.slot.borrow_mut();
-        let busy = inst.pending.borrow().get(&key).is_some_and(|v| !v.is_empty());
+        // Only the task that delivers handed-over timers waits for them.
+        let all = this.delivers_timers;
+        let busy = inst.pending.borrow().get(&key).is_some_and(|v| v.iter().any(|p| all || p.timer.is_none()));
         if !busy {
             if let Some(result) = slot.result.take() {
+                let timers = inst.pending.borrow_mut().remove(&key).unwrap_or_default();
+                if !timers.is_empty() {
+                    JsTask::hand_over(&inst, timers);
+                }
                 return Poll::Ready(result);
             }
         }
