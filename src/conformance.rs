@@ -204,6 +204,12 @@ fn config(seed: u64) -> SimConfig {
     SimConfig::new(seed).faults(FaultPolicy::Off)
 }
 
+/// When dosim's runs make their first call. dosim's clock starts at 0, workerd's (wall
+/// time since 1970) is far from it: from a minute in, a time a few seconds in the past
+/// (`now + in_ms` with a negative `in_ms`, which script.js computes from `Date.now()`) is
+/// still after the epoch on both.
+const START: Duration = Duration::from_secs(60);
+
 async fn call_once(world: &World, runner: Runner, client: usize, name: &str, call: &Call) -> Value {
     if call.delay_ms > 0 {
         world.sleep(Duration::from_millis(call.delay_ms)).await;
@@ -253,6 +259,7 @@ pub fn alone(runner: Runner, program: &Program, seed: u64) -> (Value, Vec<String
     let (out, calls) = (slot.clone(), program.calls.clone());
     let report = crate::sim::run(config(seed), move |world| async move {
         runner.setup(&world);
+        world.sleep(START).await;
         let outcomes = calls_in_order(&world, runner, 0, "p", &calls).await;
         *out.lock().expect("lock") = json!({ "calls": outcomes });
     });
@@ -267,6 +274,7 @@ pub fn concurrent(runner: Runner, program: &Program, seed: u64) -> (Value, Vec<S
     let (out, calls) = (slot.clone(), program.calls.clone());
     let report = crate::sim::run(config(seed), move |world| async move {
         runner.setup(&world);
+        world.sleep(START).await;
         let tasks: Vec<_> = (0..conc.copies)
             .map(|i| {
                 let (w, calls) = (world.clone(), calls.clone());

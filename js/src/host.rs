@@ -182,10 +182,11 @@ pub(crate) fn install<'js>(
         })
     });
     host_fn!("setAlarm", |inst, h, ctx, ms: f64, ac: bool, au: bool, nc: bool| {
-        if !ms.is_finite() || ms < 0.0 {
+        if !ms.is_finite() {
             return Err(h.throw(&ctx, &Error::usage("setAlarm() requires a valid time")));
         }
-        let op = inst.state.storage().set_alarm_with(ms as u64, write_options(ac, au, nc));
+        // A time at or before the epoch is refused by the runtime, with workerd's text.
+        let op = inst.state.storage().set_alarm_with(ms.max(0.0) as u64, write_options(ac, au, nc));
         storage_promise(&ctx, &h, &inst, op, deliver_value)
     });
     host_fn!("deleteAlarm", |inst, h, ctx, _ac: bool, _au: bool, _nc: bool| {
@@ -209,8 +210,7 @@ pub(crate) fn install<'js>(
         let out = Array::new(ctx.clone())?;
         out.set(0, columns)?;
         out.set(1, rows)?;
-        out.set(2, cursor.rows_read() as f64)?;
-        out.set(3, cursor.rows_written() as f64)?;
+        out.set(2, cursor.rows_written() as f64)?;
         Ok(out.into_value())
     });
     host_fn!("databaseSize", |inst, h, ctx| {

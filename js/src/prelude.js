@@ -342,22 +342,39 @@
     return m;
   };
 
+  // A cursor over a result computed in full by `exec` (as dosim's `Cursor`).
   class SqlCursor {
-    constructor(columns, rows, rowsRead, rowsWritten) {
-      this.columnNames = columns;
+    constructor(columns, rows, rowsWritten) {
+      this._columns = columns;
       this._rows = rows;
       this._next = 0;
-      this.rowsRead = rowsRead;
-      this.rowsWritten = rowsWritten;
+      this._returned = 0;
+      this._written = rowsWritten;
+    }
+    get columnNames() {
+      return this._columns;
+    }
+    // As dosim's `Cursor::rows_read` (sim/src/storage/sql.rs): the rows returned so far
+    // plus the one workerd pre-fetches, capped at the result's size.
+    get rowsRead() {
+      return Math.min(this._returned + 1, this._rows.length);
+    }
+    get rowsWritten() {
+      return this._written;
+    }
+    _take() {
+      if (this._next >= this._rows.length) return undefined;
+      this._returned++;
+      return this._rows[this._next++];
     }
     _object(row) {
       const o = {};
-      this.columnNames.forEach((c, i) => (o[c] = row[i]));
+      this._columns.forEach((c, i) => (o[c] = row[i]));
       return o;
     }
     next() {
-      if (this._next >= this._rows.length) return { done: true, value: undefined };
-      return { done: false, value: this._object(this._rows[this._next++]) };
+      const row = this._take();
+      return row === undefined ? { done: true, value: undefined } : { done: false, value: this._object(row) };
     }
     [Symbol.iterator]() {
       return this;
@@ -368,27 +385,46 @@
       return out;
     }
     one() {
-      const left = this._rows.length - this._next;
-      if (left === 0) throw makeError("Error", "Expected exactly one result from SQL query, but got no results.", "storage");
-      if (left > 1) {
+      const row = this._take();
+      if (row === undefined) {
+        throw makeError("Error", "Expected exactly one result from SQL query, but got no results.", "storage");
+      }
+      if (this._next < this._rows.length) {
+        // workerd ends the query here: the rest is never returned (nor counted as read).
         this._next = this._rows.length;
         throw makeError("Error", "Expected exactly one result from SQL query, but got multiple results.", "storage");
       }
-      return this.next().value;
+      return this._object(row);
     }
     *raw() {
-      while (this._next < this._rows.length) yield this._rows[this._next++];
+      for (let row = this._take(); row !== undefined; row = this._take()) yield row;
     }
   }
 
   const sql = {
     exec(query, ...bindings) {
-      const [columns, rows, read, written] = host.sqlExec(String(query), bindings);
-      return new SqlCursor(columns, rows, read, written);
+      const [columns, rows, written] = host.sqlExec(String(query), bindings);
+      return new SqlCursor(columns, rows, written);
     },
     get databaseSize() {
       return host.databaseSize();
     },
+  };
+
+  // workerd's asynchronous storage methods never throw: what goes wrong when they are
+  // called (a bad option, a value that cannot be cloned, a rolled back transaction) is a
+  // rejection of the promise they return.
+  const rejecting = (target, names) => {
+    for (const name of names) {
+      const f = target[name];
+      target[name] = function (...args) {
+        try {
+          return f.apply(this, args);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      };
+    }
   };
 
   class Transaction {
@@ -432,6 +468,8 @@
     }
   }
 
+  rejecting(Transaction.prototype, ["get", "put", "delete", "list", "getAlarm", "setAlarm", "deleteAlarm"]);
+
   const storage = {
     get(key, options) {
       if (Array.isArray(key)) return host.getMany(key.map(keyOf), ...readOpts(options));
@@ -440,21 +478,9 @@
     put(key, value, options) {
       if (typeof key === "object" && key !== null) {
         const keys = Object.keys(key);
-        let values;
-        try {
-          values = keys.map((k) => encode(key[k]));
-        } catch (e) {
-          return Promise.reject(e);
-        }
-        return host.putMany(keys, values, ...writeOpts(value));
+        return host.putMany(keys, keys.map((k) => encode(key[k])), ...writeOpts(value));
       }
-      let text;
-      try {
-        text = encode(value);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      return host.put(keyOf(key), text, ...writeOpts(options));
+      return host.put(keyOf(key), encode(value), ...writeOpts(options));
     },
     delete(key, options) {
       if (Array.isArray(key)) return host.deleteMany(key.map(keyOf), ...writeOpts(options));
@@ -482,11 +508,10 @@
     transaction(closure) {
       return host.transaction((id) => closure(new Transaction(id)));
     },
-    transactionSync(closure) {
-      return host.transactionSync(closure);
-    },
-    sql,
   };
+  rejecting(storage, Object.keys(storage));
+  storage.transactionSync = (closure) => host.transactionSync(closure);
+  storage.sql = sql;
 
   // ---- ids, namespaces, stubs ----
 
