@@ -25,7 +25,6 @@
     for (let i = 0; i < s.length; i++) u8[i] = s.charCodeAt(i);
     return u8;
   };
-  const describe = (v) => (typeof v === "function" ? `${v.name ? v.name : "function"}` : String(v));
 
   function toJson(v, seen) {
     switch (typeof v) {
@@ -44,7 +43,8 @@
         return { [TAG]: "bigint", v: v.toString() };
       case "function":
       case "symbol":
-        throw new DataCloneError(`${describe(v)} could not be cloned.`);
+        // V8's text: the function's source, or the symbol's description.
+        throw new DataCloneError(`${String(v)} could not be cloned.`);
     }
     if (v === null) return null;
     if (seen.has(v)) throw new DataCloneError("dosim stores no cyclic or shared references (a value appears twice).");

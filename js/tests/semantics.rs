@@ -50,6 +50,43 @@ export class Subject extends DurableObject {
   tickCount() {
     return this.count;
   }
+  async rejections() {
+    const outcome = (f) => {
+      let p;
+      try {
+        p = f();
+      } catch (e) {
+        return Promise.resolve(["threw", e.name, e.message]);
+      }
+      return p.then(() => "resolved", (e) => ["rejected", e.name, e.message]);
+    };
+    const out = [
+      await outcome(() => this.ctx.storage.list({ limit: 0 })),
+      await outcome(() => this.ctx.storage.put("f", () => 1)),
+      await outcome(() => this.ctx.storage.setAlarm(-5)),
+    ];
+    await this.ctx.storage.transaction(async (txn) => {
+      txn.rollback();
+      out.push(await outcome(() => txn.get("k")));
+    });
+    return out;
+  }
+  rowsRead() {
+    this.ctx.storage.sql.exec("CREATE TABLE r (a); INSERT INTO r VALUES (1), (2), (3), (4)");
+    const c = this.ctx.storage.sql.exec("SELECT * FROM r");
+    const seen = [c.rowsRead];
+    c.next();
+    seen.push(c.rowsRead);
+    c.toArray();
+    seen.push(c.rowsRead);
+    const one = this.ctx.storage.sql.exec("SELECT * FROM r");
+    try {
+      one.one();
+    } catch (e) {
+      seen.push(e.message, one.rowsRead, one.next().done);
+    }
+    return seen;
+  }
 }
 "#;
 
@@ -126,4 +163,25 @@ fn intervals_repeat_until_cleared_and_timer_errors_are_logged() {
     assert_eq!(ok(&replies[1]), json!(3));
     let text = report.trace_text();
     assert!(text.contains("uncaught exception in a timer callback: Error: a timer threw"), "{text}");
+}
+
+#[test]
+fn storage_methods_reject_rather_than_throw() {
+    let (replies, _) = subject(3, vec![at(0, 0, "rejections", vec![])]);
+    assert_eq!(
+        ok(&replies[0]),
+        json!([
+            ["rejected", "TypeError", "List limit must be positive."],
+            ["rejected", "DataCloneError", "() => 1 could not be cloned."],
+            ["rejected", "TypeError", "setAlarm() cannot be called with an alarm time <= 0"],
+            ["rejected", "Error", "Cannot get() on rolled back transaction"],
+        ])
+    );
+}
+
+#[test]
+fn rows_read_follows_the_cursor() {
+    let (replies, _) = subject(4, vec![at(0, 0, "rowsRead", vec![])]);
+    let multiple = "Expected exactly one result from SQL query, but got multiple results.";
+    assert_eq!(ok(&replies[0]), json!([1, 2, 4, multiple, 2, true]));
 }
