@@ -113,9 +113,10 @@
       case "ArrayBuffer":
         return base64ToBytes(j.v).buffer;
       case "Error": {
-        const e = new Error(j.message);
-        e.name = j.name;
-        return e;
+        // As V8's serializer: the prototype follows the name when it is a standard error
+        // class, else it is Error's; the name itself is not an own property.
+        const Ctor = STANDARD_ERRORS[j.name] || Error;
+        return new Ctor(j.message);
       }
       case "Response":
         return new Response(j.body, { status: j.status, headers: j.headers });
@@ -136,6 +137,8 @@
       }
     }
   }
+
+  const STANDARD_ERRORS = { EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
 
   const encode = (v) => JSON.stringify(toJson(v, new Set()));
   const decode = (text) => (text === undefined || text === null ? undefined : fromJson(JSON.parse(text)));
@@ -323,10 +326,33 @@
     return e;
   }
 
+  // QuickJS words some of its own errors differently from V8, workerd's engine. An error
+  // that leaves the object (a call's failure, a failed alarm, a critical section that
+  // throws) gets V8's words for the most common ones. Only what QuickJS's text says can be
+  // reworded: its "not a function" lacks the callee V8 names, so it stays as it is.
+  const V8_TEXTS = [
+    [
+      /^cannot read property '(.*)' of (undefined|null)$/,
+      (_, key, v) =>
+        key === "Symbol.iterator"
+          ? `${v} is not iterable (cannot read property Symbol(Symbol.iterator))`
+          : `Cannot read properties of ${v} (reading '${key}')`,
+    ],
+    [/^cannot set property '(.*)' of (undefined|null)$/, "Cannot set properties of $2 (setting '$1')"],
+    [/^cannot convert symbol to string$/, "Cannot convert a Symbol value to a string"],
+    [/^invalid array length$/, "Invalid array length"],
+  ];
+  const v8Text = (message) => {
+    for (const [pattern, text] of V8_TEXTS) if (pattern.test(message)) return message.replace(pattern, text);
+    return message;
+  };
+
   // What the runtime needs of a thrown value: [name, message, kind, reset, retryable, overloaded].
   function errorParts(e) {
     if (e instanceof Error) {
-      return [e.name, String(e.message), e.__dosimKind || "", !!e.durableObjectReset, !!e.retryable, !!e.overloaded];
+      const kind = e.__dosimKind || "";
+      const message = kind === "" ? v8Text(String(e.message)) : String(e.message);
+      return [e.name, message, kind, !!e.durableObjectReset, !!e.retryable, !!e.overloaded];
     }
     return ["Error", show(e), "", false, false, false];
   }

@@ -42,6 +42,21 @@ export class Probe extends DurableObject {
     await this.ctx.storage.get("x");
     throw new Error(message);
   }
+  async boom(which) {
+    const u = undefined;
+    if (which === "read") return u.x;
+    if (which === "set") u.y = 1;
+    if (which === "spread") return [...u];
+    if (which === "symbol") return `${Symbol("s")}`;
+    if (which === "callee") return u();
+  }
+  async errorsRoundTrip() {
+    const custom = new Error("c");
+    custom.name = "Custom";
+    await this.ctx.storage.put("errors", [new RangeError("r"), new TypeError("t"), custom]);
+    const back = [...(await this.ctx.storage.get("errors")), structuredClone(new SyntaxError("s"))];
+    return back.map((e) => [e instanceof RangeError, e instanceof TypeError, e instanceof SyntaxError, e.name, e.message, Object.keys(e)]);
+  }
   async remember(v) {
     this.calls += 1;
     await this.ctx.storage.put("kept", v);
@@ -165,4 +180,37 @@ fn replies_stringify_as_json_stringify_does() {
     );
     assert_eq!(stringified(&json!({"$js": "Date", "v": -1})).unwrap(), json!("1969-12-31T23:59:59.999Z"));
     assert!(stringified(&json!([{"$js": "bigint", "v": "1"}])).is_err());
+}
+
+#[test]
+fn engine_errors_leave_the_object_in_v8s_words() {
+    let cases = [
+        ("read", "Cannot read properties of undefined (reading 'x')"),
+        ("set", "Cannot set properties of undefined (setting 'y')"),
+        ("spread", "undefined is not iterable (cannot read property Symbol(Symbol.iterator))"),
+        ("symbol", "Cannot convert a Symbol value to a string"),
+        // QuickJS does not name the callee, so its text stays.
+        ("callee", "not a function"),
+    ];
+    let calls = cases.iter().map(|(which, _)| JsCall::new("boom", vec![json!(which)])).collect();
+    let (replies, _) = probe(8, calls, None);
+    for (reply, (which, message)) in replies.iter().zip(cases) {
+        let Completion::Fail { error } = reply else { panic!("{which}: expected a failure, got {reply:?}") };
+        assert_eq!((error.kind, error.message.as_str()), (dosim_sim::ErrorKind::Usage, message), "{which}");
+    }
+}
+
+#[test]
+fn errors_round_trip_as_v8_serializes_them() {
+    let (replies, _) = probe(9, vec![JsCall::new("errorsRoundTrip", vec![])], None);
+    assert_eq!(
+        ok(&replies[0]),
+        json!([
+            [true, false, false, "RangeError", "r", []],
+            [false, true, false, "TypeError", "t", []],
+            // A name that is no standard class: an Error (V8 picks the prototype by name).
+            [false, false, false, "Error", "c", []],
+            [false, false, true, "SyntaxError", "s", []],
+        ])
+    );
 }
