@@ -4,7 +4,7 @@
 //! answers recorded here (workerd 1.20261117.1) so that fixes made from the comparison stay
 //! fixed without Node.js.
 
-use dosim::conformance::{self, Options, Outcome};
+use dosim::conformance::{self, Options, Outcome, Runner};
 use dosim::models::script::Program;
 use serde_json::{json, Value};
 
@@ -37,6 +37,23 @@ fn every_program_runs_on_dosim_without_findings() {
         assert!(violations.is_empty(), "{}: dosim's checkers found {violations:?}", p.id);
         if p.concurrent.is_some() {
             let (answer, violations) = conformance::dosim_concurrent(&p, 1);
+            assert!(answer["copies"].is_array(), "{}: {answer}", p.id);
+            assert!(violations.is_empty(), "{}: dosim's checkers found {violations:?}", p.id);
+        }
+    }
+}
+
+#[test]
+fn script_js_on_the_js_host_answers_as_the_rust_script() {
+    // tests/workerd/script.js, unmodified, on dosim-js: alone, every program must get the
+    // Rust Script's answers (the report's js column counts this as "answered as rust").
+    for p in programs() {
+        let (rust, _) = conformance::alone(Runner::Rust, &p, 0);
+        let (js, violations) = conformance::alone(Runner::Js, &p, 0);
+        assert_eq!(conformance::normalize(&js), conformance::normalize(&rust), "{}", p.id);
+        assert!(violations.is_empty(), "{}: dosim's checkers found {violations:?}", p.id);
+        if p.concurrent.is_some() {
+            let (answer, violations) = conformance::concurrent(Runner::Js, &p, 1);
             assert!(answer["copies"].is_array(), "{}: {answer}", p.id);
             assert!(violations.is_empty(), "{}: dosim's checkers found {violations:?}", p.id);
         }

@@ -185,3 +185,17 @@ fn rows_read_follows_the_cursor() {
     let multiple = "Expected exactly one result from SQL query, but got multiple results.";
     assert_eq!(ok(&replies[0]), json!([1, 2, 4, multiple, 2, true]));
 }
+
+#[test]
+fn the_same_seed_gives_the_same_trace() {
+    let plan = || {
+        let mut plan: Vec<Planned> = (0..3).map(|c| at(0, c, "sectionTimer", vec![])).collect();
+        plan.push(at(1, 3, "ticks", vec![json!(4)]));
+        plan.push(at(2, 4, "transactionTimer", vec![]));
+        plan
+    };
+    let (_, a) = subject(11, plan());
+    let (_, b) = subject(11, plan());
+    assert_eq!(a.trace_text(), b.trace_text());
+    assert_eq!(a.trace_hash, b.trace_hash);
+}
