@@ -33,9 +33,14 @@ impl<'js> Helpers<'js> {
         self.function("mapOf")?.call((keys, values))
     }
 
-    /// A JavaScript error carrying `e`'s message and flags.
+    /// A JavaScript error carrying `e`'s message and flags. workerd throws API misuse as a
+    /// `TypeError`, except for its size limits, which are `RangeError`s (the same rule as the
+    /// conformance `Script`'s `error_name`, models/src/script.rs); anything else is an `Error`.
     pub(crate) fn error(&self, e: &Error) -> rquickjs::Result<Value<'js>> {
+        const RANGE_ERRORS: [&str; 3] =
+            ["Keys cannot be larger than", "Values cannot be larger than", "Maximum number of key value pairs"];
         let name = match e.kind {
+            ErrorKind::Usage if RANGE_ERRORS.iter().any(|p| e.message.starts_with(p)) => "RangeError",
             ErrorKind::Usage => "TypeError",
             _ => "Error",
         };

@@ -57,6 +57,18 @@ export class Probe extends DurableObject {
     const back = [...(await this.ctx.storage.get("errors")), structuredClone(new SyntaxError("s"))];
     return back.map((e) => [e instanceof RangeError, e instanceof TypeError, e instanceof SyntaxError, e.name, e.message, Object.keys(e)]);
   }
+  async limits() {
+    const out = [];
+    for (const f of [() => this.ctx.storage.put("k".repeat(2049), 1), () => this.ctx.storage.get("k".repeat(2049))]) {
+      try {
+        await f();
+        out.push("ok");
+      } catch (e) {
+        out.push([e.name, e instanceof RangeError, e.message]);
+      }
+    }
+    return out;
+  }
   async remember(v) {
     this.calls += 1;
     await this.ctx.storage.put("kept", v);
@@ -72,9 +84,13 @@ export class Probe extends DurableObject {
 /// Runs `calls` one after another on one Probe object (seed `seed`, no faults); `crash`
 /// crashes the object before the call of that index. Returns the replies and the run.
 fn probe(seed: u64, calls: Vec<JsCall>, crash: Option<usize>) -> (Vec<Completion>, RunReport) {
+    probe_on(Backend::Sqlite, seed, calls, crash)
+}
+
+fn probe_on(backend: Backend, seed: u64, calls: Vec<JsCall>, crash: Option<usize>) -> (Vec<Completion>, RunReport) {
     let program = JsProgram::from_source("probe.js", PROBE).expect("it compiles");
     let report = run(SimConfig::new(seed).faults(FaultPolicy::Off), move |world| async move {
-        let ns = register(&world, "PROBE", Backend::Sqlite, JsClass::new(program, "Probe"));
+        let ns = register(&world, "PROBE", backend, JsClass::new(program, "Probe"));
         let stub = ns.get(&ns.id_from_name("p"));
         for (i, call) in calls.into_iter().enumerate() {
             if crash == Some(i) {
@@ -213,4 +229,12 @@ fn errors_round_trip_as_v8_serializes_them() {
             [false, false, true, "SyntaxError", "s", []],
         ])
     );
+}
+
+#[test]
+fn size_limits_are_range_errors() {
+    // The KV-backed back-end's limits (the SQLite back-end has none for keys).
+    let (replies, _) = probe_on(Backend::Kv, 10, vec![JsCall::new("limits", vec![])], None);
+    let text = "Keys cannot be larger than 2048 bytes. A key of size 2049 was provided.";
+    assert_eq!(ok(&replies[0]), json!([["RangeError", true, text], ["RangeError", true, text]]));
 }
