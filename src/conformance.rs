@@ -736,12 +736,10 @@ pub fn run(opts: &Options, print: bool) -> Result<Outcome, String> {
                 .extend(violations.into_iter().map(|v| format!("{} (alone, {}): {v}", p.id, runner.name())));
             let diffs = compare_alone(&w, &d);
             if print && opts.show {
-                println!(
-                    "  {} alone\n      workerd: {}\n      {:<8} {d}",
-                    p.id,
-                    normalize(&w),
-                    format!("{}:", runner.name())
-                );
+                if runner == Runner::ALL[0] {
+                    println!("  {} alone\n      workerd: {}", p.id, normalize(&w));
+                }
+                println!("      {:<8} {d}", format!("{}:", runner.name()));
             }
             if rust.as_ref().is_none_or(|(r, _)| *r == d) {
                 column.as_rust += 1;
@@ -945,10 +943,18 @@ fn print_summary(r: &Report) {
         println!("{line}");
     }
     println!("in {:.1} s", r.wall.as_secs_f64());
+    // Each known difference once, with the runners that met it.
+    let mut met: Vec<(&str, &str, &KnownDifference, Vec<&str>)> = Vec::new();
     for c in &r.columns {
         for (program, mode, k) in c.known() {
-            println!("  known: {} {program} ({mode}): {} -- {}", c.runner.name(), k.what, k.why);
+            match met.iter_mut().find(|m| m.0 == program && m.1 == mode && m.2.what == k.what) {
+                Some(m) => m.3.push(c.runner.name()),
+                None => met.push((program, mode, k, vec![c.runner.name()])),
+            }
         }
+    }
+    for (program, mode, k, runners) in met {
+        println!("  known: {program} ({mode}; {}): {} -- {}", runners.join(", "), k.what, k.why);
     }
 }
 
@@ -964,6 +970,29 @@ mod tests {
             "Internal error; reference = <id>; more, reference = <id>."
         );
         assert_eq!(normalize_text("reference = none"), "reference = none");
+    }
+
+    #[test]
+    fn runtime_differences_explain_js_only_where_it_answered_as_rust() {
+        let entry = |runner: Option<&str>| KnownDifference {
+            program: "p".into(),
+            mode: "alone".into(),
+            runner: runner.map(str::to_owned),
+            what: "w".into(),
+            why: "y".into(),
+        };
+        let diff = |at: &str, dosim: &str| (at.to_owned(), "workerd".to_owned(), dosim.to_owned());
+        let rust = vec![diff("call 0 step 1", "x")];
+        let runtime = entry(None);
+        assert!(runtime.explains(Runner::Rust, "alone", &rust, None));
+        assert!(runtime.explains(Runner::Js, "alone", &[diff("call 0 step 1", "x")], Some(&rust)));
+        assert!(!runtime.explains(Runner::Js, "alone", &[diff("call 0 step 1", "other")], Some(&rust)));
+        assert!(!runtime.explains(Runner::Js, "alone", &[diff("call 0 step 2", "x")], Some(&rust)));
+        assert!(runtime.explains(Runner::Js, "concurrent", &[diff("outcome", "z")], Some(&rust)));
+        assert!(!runtime.explains(Runner::Js, "concurrent", &[diff("outcome", "z")], Some(&[])));
+        let js_only = entry(Some("js"));
+        assert!(js_only.explains(Runner::Js, "alone", &[diff("call 0 step 2", "x")], Some(&rust)));
+        assert!(!js_only.explains(Runner::Rust, "alone", &rust, None));
     }
 
     #[test]
