@@ -127,3 +127,62 @@ fn bad_modules_and_specs_are_clear_errors() {
         assert!(stderr(&o).contains(expected), "{args:?}: expected {expected:?} in {}", stderr(&o));
     }
 }
+
+const TWO_CLASSES: &str = r#"
+import { DurableObject } from "cloudflare:workers";
+export class Front extends DurableObject {
+  async add(n: number) {
+    const back = this.env.BACK.get(this.env.BACK.idFromName("one"));
+    const total = await back.add(n);
+    if (total > this.env.LIMIT) throw new Error(`over the limit: ${total}`);
+    return total;
+  }
+}
+export class Back extends DurableObject {
+  async add(n: number) {
+    const t = ((await this.ctx.storage.get("t")) ?? 0) + n;
+    await this.ctx.storage.put("t", t);
+    return t;
+  }
+}
+// Every call must be answered with a total.
+export function invariant(run) {
+  return run.history.filter((c) => c.ok === false).map((c) => `#${c.index} failed: ${c.error}`);
+}
+"#;
+
+#[test]
+fn other_classes_and_env_values_reach_the_object_and_a_saved_failure_replays_from_its_file() {
+    let dir = std::env::temp_dir().join(format!("dosim-two-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("two.ts");
+    std::fs::write(&file, TWO_CLASSES).unwrap();
+    let module = file.to_str().unwrap();
+    let common =
+        ["--faults", "off", "--module", module, "--class", "Front", "--method", "add(int 1..3)", "--bind", "BACK=Back"];
+    // A high limit: every call goes through Back and back, and is answered.
+    let mut ok = vec!["fuzz", "--seeds", "40", "--no-save", "--env", "LIMIT=1000"];
+    ok.extend(common);
+    let o = dosim(&ok);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("40 runs"), "{}", stdout(&o));
+    // A low one: Front refuses once Back's total passes it, and the invariant says so.
+    let saves = dir.join("regressions");
+    let mut low = vec!["fuzz", "--seeds", "5", "--env", "LIMIT=2", "--save", saves.to_str().unwrap()];
+    low.extend(common);
+    let o = dosim(&low);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("over the limit"), "{}", stdout(&o));
+    let saved = std::fs::read_dir(&saves)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"));
+    let saved = saved.expect("fuzz saved the shrunk failure");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(text.contains("\"BACK=Back\"") && text.contains("LIMIT=2"), "{text}");
+    // The file replays on its own, without any flag, to the same failure.
+    let r = dosim(&["replay", saved.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(1), "{}{}", stdout(&r), stderr(&r));
+    assert!(stdout(&r).contains("over the limit"), "{}", stdout(&r));
+}

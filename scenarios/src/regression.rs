@@ -40,6 +40,9 @@ pub struct Regression {
     pub violation: Recorded,
     /// The workload.
     pub workload: Workload,
+    /// For the generic workload `calls`: the user's module, class and methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<crate::user::UserRecord>,
 }
 
 /// Why a regression file cannot be used.
@@ -64,11 +67,16 @@ impl Regression {
             output_gate: o.config.output_gate,
             violation: Recorded { checker: v.checker.clone(), message: v.message.clone() },
             workload: o.workload.clone(),
+            module: (o.scenario == crate::user::GENERIC).then(crate::user::loaded).flatten().map(|u| u.record()),
         })
     }
 
     /// The scenario it belongs to.
     pub fn scenario(&self) -> Result<&'static dyn Scenario, BadFile> {
+        if let Some(record) = &self.module {
+            let spec = record.spec().map_err(BadFile)?;
+            return crate::user::UserScenario::load(spec).map(|s| s as &'static dyn Scenario).map_err(BadFile);
+        }
         find(&self.scenario).ok_or_else(|| BadFile(format!("unknown scenario {:?}", self.scenario)))
     }
 

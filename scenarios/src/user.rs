@@ -3,6 +3,9 @@
 //! faults and crashes; the runtime's checkers judge the run, and so does the module's own
 //! `invariant` export, if it has one (see [`INVARIANT_HOOK`]).
 //!
+//! Other classes of the module the object calls through `env` are bound with
+//! `--bind BINDING=Class`, and plain `env` values given with `--env NAME=value`.
+//!
 //! A method spec is `name` or `name(arg, ...)`; an argument is `int` (0..=100),
 //! `int A..B` (inclusive), `bool`, `string` (short, from a small alphabet, so values
 //! repeat), `key` (one of `a`..`e`), or a JSON literal, passed as is (`"x"`, `3`, `null`).
@@ -13,6 +16,7 @@ use dosim_js::{register, JsCall, JsClass, JsObject, JsProgram};
 use dosim_sim::{Backend, Completion, RunReport, Violation, World};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +53,8 @@ pub enum ArgSpec {
 pub struct MethodSpec {
     pub name: String,
     pub args: Vec<ArgSpec>,
+    /// The spec as written (`book(int 1..4, key)`).
+    pub text: String,
 }
 
 impl MethodSpec {
@@ -69,7 +75,7 @@ impl MethodSpec {
             None | Some("") => Vec::new(),
             Some(inner) => split_args(inner).iter().map(|a| parse_arg(a)).collect::<Result<_, _>>()?,
         };
-        Ok(MethodSpec { name: name.to_owned(), args })
+        Ok(MethodSpec { name: name.to_owned(), args, text: text.to_owned() })
     }
 
     fn strategy(&self) -> BoxedStrategy<Value> {
@@ -141,6 +147,67 @@ pub struct UserSpec {
     pub class: String,
     pub methods: Vec<MethodSpec>,
     pub backend: Backend,
+    /// Other classes of the module the object reaches through `env`: `(BINDING, Class)`.
+    pub bindings: Vec<(String, String)>,
+    /// Plain `env` values: `(NAME, value)`.
+    pub vars: Vec<(String, Value)>,
+}
+
+/// `BINDING=Class`, or `NAME=value` (a JSON literal, or else the text as a string).
+pub fn parse_pair(text: &str, what: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("{what} {text:?}: expected NAME=VALUE")),
+    }
+}
+
+/// An `env` value from the command line: JSON if it parses, else a string.
+pub fn env_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// A user spec as a regression file keeps it, so the file replays on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The module's path, as given.
+    pub module: String,
+    pub class: String,
+    /// Method specs as written.
+    pub methods: Vec<String>,
+    /// `sqlite` or `kv`.
+    pub backend: String,
+    /// Other classes, as `BINDING=Class`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bindings: Vec<String>,
+    /// `env` values, as `NAME=value`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<String>,
+}
+
+impl UserRecord {
+    /// The spec it records.
+    pub fn spec(&self) -> Result<UserSpec, String> {
+        Ok(UserSpec {
+            module: PathBuf::from(&self.module),
+            class: self.class.clone(),
+            methods: self.methods.iter().map(|m| MethodSpec::parse(m)).collect::<Result<_, _>>()?,
+            backend: parse_backend(&self.backend)?,
+            bindings: self.bindings.iter().map(|b| parse_pair(b, "binding")).collect::<Result<_, _>>()?,
+            vars: self
+                .vars
+                .iter()
+                .map(|v| parse_pair(v, "env value").map(|(k, v)| (k, env_value(&v))))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// The user scenario loaded last in this process (what `calls` refers to).
+static LOADED: std::sync::Mutex<Option<&'static UserScenario>> = std::sync::Mutex::new(None);
+
+/// The user scenario loaded last in this process, if any.
+pub fn loaded() -> Option<&'static UserScenario> {
+    *LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The generic workload on a user's class.
@@ -174,9 +241,34 @@ impl UserScenario {
                 ));
             }
         }
+        for (binding, name) in &spec.bindings {
+            if !exports.iter().any(|e| e.is_class && &e.name == name) {
+                return Err(format!("--bind {binding}={name}: {} exports no class {name:?}", spec.module.display()));
+            }
+            if binding == BINDING {
+                return Err(format!("--bind {binding}=...: {BINDING} is the binding of the class clients call"));
+            }
+        }
         let has_invariant = exports.iter().any(|e| e.name == INVARIANT_HOOK && !e.is_class);
         let about = format!("{} of {} ({} methods)", spec.class, spec.module.display(), spec.methods.len());
-        Ok(Box::leak(Box::new(UserScenario { spec, program, has_invariant, about })))
+        let loaded: &'static UserScenario = Box::leak(Box::new(UserScenario { spec, program, has_invariant, about }));
+        *LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(loaded);
+        Ok(loaded)
+    }
+
+    /// What a regression file keeps of it.
+    pub fn record(&self) -> UserRecord {
+        UserRecord {
+            module: self.spec.module.display().to_string(),
+            class: self.spec.class.clone(),
+            methods: self.spec.methods.iter().map(|m| m.text.clone()).collect(),
+            backend: match self.spec.backend {
+                Backend::Kv => "kv".into(),
+                Backend::Sqlite => "sqlite".into(),
+            },
+            bindings: self.spec.bindings.iter().map(|(b, c)| format!("{b}={c}")).collect(),
+            vars: self.spec.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        }
     }
 
     /// The spec it runs.
@@ -248,7 +340,15 @@ impl Scenario for UserScenario {
     }
 
     fn drive(&self, world: World, workload: Workload) -> Driving {
-        register(&world, BINDING, self.spec.backend, JsClass::new(self.program.clone(), &self.spec.class));
+        let class = |name: &str| {
+            let mut c = JsClass::new(self.program.clone(), name);
+            c.vars = self.spec.vars.iter().cloned().collect();
+            c
+        };
+        for (binding, name) in &self.spec.bindings {
+            register(&world, binding, self.spec.backend, class(name));
+        }
+        register(&world, BINDING, self.spec.backend, class(&self.spec.class));
         drive::<JsObject>(&world, BINDING, self.spec.backend, "object", workload)
     }
 

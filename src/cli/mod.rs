@@ -81,9 +81,15 @@ struct RunOptions {
     /// literal. Repeat for each method.
     #[arg(long = "method", value_name = "SPEC")]
     methods: Vec<String>,
-    /// Storage back-end of --module's class: sqlite or kv.
+    /// Storage back-end of --module's classes: sqlite or kv.
     #[arg(long, default_value = "sqlite")]
     backend: String,
+    /// Another class of --module that the object reaches as `env.BINDING` (repeatable).
+    #[arg(long = "bind", value_name = "BINDING=CLASS")]
+    bindings: Vec<String>,
+    /// A plain `env` value for --module's classes: JSON, or else a string (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
 }
 
 impl RunOptions {
@@ -117,6 +123,12 @@ impl RunOptions {
         if self.backend != "sqlite" {
             s.push_str(&format!(" --backend {}", shell_word(&self.backend)));
         }
+        for b in &self.bindings {
+            s.push_str(&format!(" --bind {}", shell_word(b)));
+        }
+        for v in &self.vars {
+            s.push_str(&format!(" --env {}", shell_word(v)));
+        }
         s
     }
 
@@ -140,7 +152,14 @@ impl RunOptions {
         }
         let methods = self.methods.iter().map(|m| scenarios::user::MethodSpec::parse(m)).collect::<Result<_, _>>()?;
         let backend = scenarios::user::parse_backend(&self.backend)?;
-        let spec = scenarios::user::UserSpec { module: module.clone(), class, methods, backend };
+        let bindings =
+            self.bindings.iter().map(|b| scenarios::user::parse_pair(b, "--bind")).collect::<Result<_, _>>()?;
+        let vars = self
+            .vars
+            .iter()
+            .map(|v| scenarios::user::parse_pair(v, "--env").map(|(k, v)| (k, scenarios::user::env_value(&v))))
+            .collect::<Result<_, _>>()?;
+        let spec = scenarios::user::UserSpec { module: module.clone(), class, methods, backend, bindings, vars };
         Ok(scenarios::user::UserScenario::load(spec)?)
     }
 }
