@@ -5,6 +5,9 @@
 use dosim_sim::{Error, ErrorKind, SqlValue};
 use rquickjs::{Ctx, Function, Object, Value};
 
+/// The error classes V8's serializer keeps (others become `Error`).
+const KEPT_CLASSES: [&str; 6] = ["EvalError", "RangeError", "ReferenceError", "SyntaxError", "TypeError", "URIError"];
+
 /// The prelude's helpers, as the Rust side calls them.
 pub(crate) struct Helpers<'js>(pub(crate) Object<'js>);
 
@@ -39,9 +42,10 @@ impl<'js> Helpers<'js> {
     pub(crate) fn error(&self, e: &Error) -> rquickjs::Result<Value<'js>> {
         const RANGE_ERRORS: [&str; 3] =
             ["Keys cannot be larger than", "Values cannot be larger than", "Maximum number of key value pairs"];
-        let name = match e.kind {
-            ErrorKind::Usage if RANGE_ERRORS.iter().any(|p| e.message.starts_with(p)) => "RangeError",
-            ErrorKind::Usage => "TypeError",
+        let name = match (&e.js_class, e.kind) {
+            (Some(class), _) => class.as_str(),
+            (None, ErrorKind::Usage) if RANGE_ERRORS.iter().any(|p| e.message.starts_with(p)) => "RangeError",
+            (None, ErrorKind::Usage) => "TypeError",
             _ => "Error",
         };
         let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
@@ -80,12 +84,14 @@ impl<'js> Helpers<'js> {
                 e.kind = k;
                 e
             }
+            // What the V8 serializer keeps of a thrown error: its message, and its class
+            // when it is a standard one; any other name arrives as a plain `Error`.
             None => match name.as_str() {
                 "TypeError" | "RangeError" => Error::usage(message),
-                "Error" => Error::app(message),
-                other => Error::app(format!("{other}: {message}")),
+                _ => Error::app(message),
             },
         };
+        e.js_class = KEPT_CLASSES.contains(&name.as_str()).then_some(name);
         e.durable_object_reset |= reset;
         e.retryable |= retryable;
         e.overloaded |= overloaded;

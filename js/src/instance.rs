@@ -25,12 +25,18 @@ fn prelude_bytecode() -> &'static [u8] {
     BYTES.get_or_init(|| {
         let compiled = Runtime::new().and_then(|rt| {
             let cx = Context::full(&rt)?;
-            cx.with(|ctx| {
+            Ok(cx.with(|ctx| {
                 let text = format!("export default {PRELUDE}");
-                Module::declare(ctx.clone(), PRELUDE_MODULE, text)?.write(rquickjs::module::WriteOptions::default())
-            })
+                Module::declare(ctx.clone(), PRELUDE_MODULE, text)
+                    .and_then(|m| m.write(rquickjs::module::WriteOptions::default()))
+                    .map_err(|e| exception_text(&ctx, e))
+            }))
         });
-        compiled.unwrap_or_else(|e| panic!("dosim's JavaScript prelude does not compile: {e}"))
+        match compiled {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(text)) => panic!("dosim's JavaScript prelude does not compile: {text}"),
+            Err(e) => panic!("dosim could not start a JavaScript engine: {e}"),
+        }
     })
 }
 

@@ -315,7 +315,7 @@
 
   // A runtime error as JavaScript sees it: workerd's message and flags.
   function makeError(name, message, kind, durableObjectReset, retryable, overloaded, remote) {
-    const Ctor = name === "TypeError" ? TypeError : name === "RangeError" ? RangeError : Error;
+    const Ctor = STANDARD_ERRORS[name] || Error;
     const e = new Ctor(message);
     if (Ctor === Error && name !== "Error") e.name = name;
     if (durableObjectReset) e.durableObjectReset = true;
@@ -352,7 +352,9 @@
     if (e instanceof Error) {
       const kind = e.__dosimKind || "";
       const message = kind === "" ? v8Text(String(e.message)) : String(e.message);
-      return [e.name, message, kind, !!e.durableObjectReset, !!e.retryable, !!e.overloaded];
+      // The class V8's serializer would keep: the standard one on its prototype chain.
+      const standard = Object.keys(STANDARD_ERRORS).find((n) => e instanceof STANDARD_ERRORS[n]) || "Error";
+      return [standard, message, kind, !!e.durableObjectReset, !!e.retryable, !!e.overloaded];
     }
     return ["Error", show(e), "", false, false, false];
   }

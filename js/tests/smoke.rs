@@ -97,3 +97,45 @@ fn timers_fire_inside_their_critical_section_or_as_new_events() {
     assert_eq!(h[2].ok_value(), Some(&serde_json::Value::Null));
     assert_eq!(h[3].ok_value(), Some(&serde_json::json!(set_at + 1000)), "{}", report.trace_text());
 }
+
+const THROWERS: &str = r#"
+class Invalid extends Error { constructor(m) { super(m); this.name = "Invalid"; } }
+class TooBig extends RangeError {}
+export class Thrower extends DurableObject {
+  async range() { throw new TooBig("too big"); }
+  async custom() { throw new Invalid("bad input"); }
+  async syntax() { throw new SyntaxError("odd"); }
+}
+export class Caller extends DurableObject {
+  async probe(method) {
+    try {
+      await this.env.THROWER.get(this.env.THROWER.idFromName("t"))[method]();
+      return null;
+    } catch (e) {
+      return { range: e instanceof RangeError, syntax: e instanceof SyntaxError, name: e.name, message: e.message, remote: e.remote === true };
+    }
+  }
+}
+"#;
+
+#[test]
+fn a_thrown_error_reaches_a_caller_as_v8_serializes_it() {
+    let program = JsProgram::from_source("throwers.js", THROWERS).unwrap();
+    let report = run(SimConfig::new(3).faults(FaultPolicy::Off), move |world| async move {
+        register(&world, "THROWER", Backend::Sqlite, JsClass::new(program.clone(), "Thrower"));
+        let ns = register(&world, "CALLER", Backend::Sqlite, JsClass::new(program, "Caller"));
+        let stub = ns.get(&ns.id_from_name("c"));
+        for m in ["range", "custom", "syntax"] {
+            let _ = world.client(0).call(&stub, JsCall::new("probe", vec![m.into()])).await;
+        }
+    });
+    let got: Vec<_> = report.history.iter().map(|op| op.ok_value().cloned()).collect();
+    let want = |range: bool, syntax: bool, name: &str, message: &str| {
+        Some(serde_json::json!({"range": range, "syntax": syntax, "name": name, "message": message, "remote": true}))
+    };
+    // A RangeError subclass arrives as a RangeError; another name as a plain Error, its
+    // message unchanged; SyntaxError stays itself.
+    assert_eq!(got[0], want(true, false, "RangeError", "too big"), "{}", report.trace_text());
+    assert_eq!(got[1], want(false, false, "Error", "bad input"));
+    assert_eq!(got[2], want(false, true, "SyntaxError", "odd"));
+}

@@ -43,6 +43,10 @@ pub struct Error {
     pub overloaded: bool,
     /// Set when the error was thrown by the remote object's code (`err.remote`).
     pub remote: bool,
+    /// The JavaScript class of an error JavaScript code threw, when it is one the V8
+    /// serializer keeps across objects (`RangeError`, `SyntaxError`, ...; not `Error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub js_class: Option<String>,
 }
 
 impl Error {
@@ -54,6 +58,7 @@ impl Error {
             retryable: false,
             overloaded: false,
             remote: false,
+            js_class: None,
         }
     }
 
