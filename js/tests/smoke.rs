@@ -139,3 +139,47 @@ fn a_thrown_error_reaches_a_caller_as_v8_serializes_it() {
     assert_eq!(got[1], want(false, false, "Error", "bad input"));
     assert_eq!(got[2], want(false, true, "SyntaxError", "odd"));
 }
+
+const FETCHERS: &str = r#"
+export class Echo extends DurableObject {
+  async fetch(request) {
+    const body = await request.text();
+    const n = ((await this.ctx.storage.get("n")) ?? 0) + 1;
+    await this.ctx.storage.put("n", n);
+    return Response.json({ method: request.method, path: request.url, body, n },
+      { status: 201, headers: { "x-count": String(n) } });
+  }
+}
+export class Front extends DurableObject {
+  async relay(text) {
+    const res = await this.env.ECHO.get(this.env.ECHO.idFromName("e")).fetch("https://echo/x", { method: "POST", body: text });
+    return { status: res.status, ok: res.ok, count: res.headers.get("x-count"), json: await res.json() };
+  }
+}
+"#;
+
+#[test]
+fn fetch_handlers_take_a_request_and_answer_a_response() {
+    let program = JsProgram::from_source("fetchers.js", FETCHERS).unwrap();
+    let report = run(SimConfig::new(4).faults(FaultPolicy::Off), move |world| async move {
+        let echo = register(&world, "ECHO", Backend::Sqlite, JsClass::new(program.clone(), "Echo"));
+        let front = register(&world, "FRONT", Backend::Sqlite, JsClass::new(program, "Front"));
+        let c = world.client(0);
+        let _ = c.call(&echo.get(&echo.id_from_name("e")), JsCall::fetch("https://echo/a", "PUT", Some("hello"))).await;
+        let _ = c.call(&front.get(&front.id_from_name("f")), JsCall::new("relay", vec!["again".into()])).await;
+    });
+    // From a client: the reply is the Response, tagged.
+    let direct = report.history[0].ok_value().expect("fetch answered");
+    assert_eq!(direct["$js"], "Response", "{direct}");
+    assert_eq!(direct["status"], 201);
+    assert_eq!(direct["headers"]["x-count"], "1");
+    let body: serde_json::Value = serde_json::from_str(direct["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, serde_json::json!({"method": "PUT", "path": "https://echo/a", "body": "hello", "n": 1}));
+    // From another object through a stub: a Response object again.
+    let relayed = report.history[1].ok_value().expect("relay answered");
+    assert_eq!(
+        relayed,
+        &serde_json::json!({"status": 201, "ok": true, "count": "2",
+            "json": {"method": "POST", "path": "https://echo/x", "body": "again", "n": 2}})
+    );
+}
