@@ -24,7 +24,18 @@ const STAND_IN: &str = r#"
 class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }
 globalThis.DurableObject = DurableObject;
 globalThis.__dosimWorkers = { DurableObject, WorkerEntrypoint: class extends DurableObject {}, env: {} };
-Date.now = () => 0;
+{
+  const RealDate = Date;
+  const Frozen = function (...args) {
+    if (!new.target) return new RealDate(0).toString();
+    return args.length === 0 ? new RealDate(0) : new RealDate(...args);
+  };
+  Frozen.prototype = RealDate.prototype;
+  Frozen.now = () => 0;
+  Frozen.parse = RealDate.parse;
+  Frozen.UTC = RealDate.UTC;
+  globalThis.Date = Frozen;
+}
 let seed = 1;
 Math.random = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
 // A class's `prototype` is read-only; a plain function's is writable.

@@ -74,6 +74,10 @@ impl Regression {
     /// The scenario it belongs to.
     pub fn scenario(&self) -> Result<&'static dyn Scenario, BadFile> {
         if let Some(record) = &self.module {
+            // The module this process loaded already, if it is the same one: no recompiling.
+            if let Some(loaded) = crate::user::loaded().filter(|u| u.record() == *record) {
+                return Ok(loaded);
+            }
             let spec = record.spec().map_err(BadFile)?;
             return crate::user::UserScenario::load(spec).map(|s| s as &'static dyn Scenario).map_err(BadFile);
         }

@@ -28,7 +28,8 @@ pub const GENERIC: &str = "calls";
 pub const BINDING: &str = "OBJECT";
 
 /// What the module may export to judge a run: `export function invariant(run)`. It runs
-/// after the run, in a fresh engine outside the simulation, with
+/// after the run, in a fresh engine outside the simulation (its clock frozen at 0, its
+/// randomness a fixed stream, so the verdict is the same every time), with
 /// `run = { history, storage, tables, alarms }`: `history` lists every call in invoke
 /// order as `{ index, client, method, args, ok, value, error, invokedAt, completedAt }`
 /// (`ok` is `true`, `false`, or `null` when the caller cannot know whether it ran);
@@ -215,7 +216,7 @@ pub struct UserScenario {
     spec: UserSpec,
     program: Arc<JsProgram>,
     has_invariant: bool,
-    about: String,
+    about: &'static str,
 }
 
 impl UserScenario {
@@ -250,7 +251,9 @@ impl UserScenario {
             }
         }
         let has_invariant = exports.iter().any(|e| e.name == INVARIANT_HOOK && !e.is_class);
+        // Leaked once, with the scenario itself (one per loaded module).
         let about = format!("{} of {} ({} methods)", spec.class, spec.module.display(), spec.methods.len());
+        let about: &'static str = Box::leak(about.into_boxed_str());
         let loaded: &'static UserScenario = Box::leak(Box::new(UserScenario { spec, program, has_invariant, about }));
         *LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(loaded);
         Ok(loaded)
@@ -318,8 +321,7 @@ impl Scenario for UserScenario {
     }
 
     fn about(&self) -> &'static str {
-        // Leaked with the scenario itself: one per process.
-        Box::leak(self.about.clone().into_boxed_str())
+        self.about
     }
 
     fn shape(&self) -> Shape {
