@@ -182,30 +182,40 @@ impl ObjectCore {
         confirmed: bool,
         f: impl FnOnce(&mut SqliteStore) -> Result<R>,
     ) -> Result<R> {
-        let (r, explicit) = {
-            let mut store = self.store.borrow_mut();
-            let Store::Sqlite(s) = &mut *store else { unreachable!("SQLite write on a KV-backed object") };
-            (f(s)?, s.in_explicit())
-        };
+        let (r, opened, explicit) = self.sqlite_step(f);
+        let r = r?;
         self.note_write(confirmed);
-        if let Some(no) = r.opened().filter(|_| !explicit) {
+        // A batch `f` reports but the store no longer shows as newly open still commits.
+        if let Some(no) = r.opened().filter(|no| opened != Some(*no) && !explicit) {
             self.spawn_commit(no);
         }
         Ok(r)
     }
 
+    /// Runs `f` on the SQLite store and schedules the commit of an implicit batch it
+    /// opened, whether `f` then succeeded or not: a write refused after its `BEGIN` (a
+    /// value over the size limit) must not leave a batch that nothing will ever commit,
+    /// or every later write would wait for it forever.
+    fn sqlite_step<R>(&self, f: impl FnOnce(&mut SqliteStore) -> Result<R>) -> (Result<R>, Option<u64>, bool) {
+        let (r, opened, explicit) = {
+            let mut store = self.store.borrow_mut();
+            let Store::Sqlite(s) = &mut *store else { unreachable!("SQLite write on a KV-backed object") };
+            let before = s.open_batch();
+            let r = f(s);
+            let after = s.open_batch();
+            let explicit = s.in_explicit();
+            (r, after.filter(|_| before.is_none() && !explicit), explicit)
+        };
+        if let Some(no) = opened {
+            self.spawn_commit(no);
+        }
+        (r, opened, explicit)
+    }
+
     /// Opens a SQLite transaction level without writing (`transaction()` and
     /// `transaction_sync()`); an implicit batch it opens gets its commit task.
     pub(crate) fn sqlite_begin(&self, f: impl FnOnce(&mut SqliteStore) -> Result<Option<u64>>) -> Result<()> {
-        let (opened, explicit) = {
-            let mut store = self.store.borrow_mut();
-            let Store::Sqlite(s) = &mut *store else { unreachable!("SQLite transaction on a KV-backed object") };
-            (f(s)?, s.in_explicit())
-        };
-        if let Some(no) = opened.filter(|_| !explicit) {
-            self.spawn_commit(no);
-        }
-        Ok(())
+        self.sqlite_step(f).0.map(drop)
     }
 
     /// A write joined the open batch: replies (if confirmed) and `sync()` now wait for it.
