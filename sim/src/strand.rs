@@ -181,6 +181,10 @@ impl Future for Checkpoint {
         let gate = self.core.gate.borrow();
         let enforced = self.core.world.config().input_gate == GatePolicy::Enforced;
         match me.and_then(|s| gate.blocker(s)) {
+            // Strands queued at the gate are no reason to stop: this strand was admitted
+            // already, and yielding to the queue here would send it to the back of it, where
+            // the next admitted strand does the same (a livelock once a few strands queue).
+            Some(Blocker::Queue(_)) => Poll::Ready(()),
             // Pending with a self-wake: the strand wrapper then queues at the gate.
             Some(_) if enforced => {
                 cx.waker().wake_by_ref();
