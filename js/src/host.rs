@@ -70,7 +70,10 @@ fn list_options(text: &str) -> Result<ListOptions, Error> {
 /// calls the timer's callback (and re-arms itself if it repeats). Whose strand delivers it
 /// is the task's affair (see `JsTask`).
 fn arm_timer(inst: &Instance, id: u64, ms: f64, repeat: bool) {
-    let delay = Duration::from_millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 });
+    // At least 1 ms, as Node.js clamps it: a timer never fires in the turn that set it (a
+    // 0 ms interval would otherwise run forever inside one turn), and a 0 ms timer set in
+    // a handler runs after that handler's implicit commit, as on workerd.
+    let delay = Duration::from_millis(if ms.is_finite() && ms >= 1.0 { ms as u64 } else { 1 });
     let sleep = inst.state.sleep(delay);
     let fire: Deliver = Box::new(move |ctx, _, inst| {
         let Some(kept) = inst.timers.borrow().get(&id).copied() else { return Ok(Value::new_undefined(ctx.clone())) };

@@ -3,10 +3,14 @@
 //! for hooks like a user's `invariant`. Both use a scratch engine with a stand-in
 //! `DurableObject`, a clock frozen at 0 and a fixed random stream: no storage, no run.
 
+use crate::budget::{Memory, Meter, Metered, Overrun, RunSteps};
 use crate::convert::exception_text;
 use crate::instance::{drain, ProgramLoader, ProgramResolver};
 use crate::source::JsProgram;
+use dosim_sim::Budgets;
 use rquickjs::{Context, Ctx, Function, Module, Object, Runtime, Value};
+use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// One export of a program's entry module.
@@ -36,6 +40,7 @@ globalThis.__dosimWorkers = { DurableObject, WorkerEntrypoint: class extends Dur
   Frozen.UTC = RealDate.UTC;
   globalThis.Date = Frozen;
 }
+globalThis.performance = { now: () => 0, timeOrigin: 0 };
 let seed = 1;
 Math.random = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
 // A class's `prototype` is read-only; a plain function's is writable.
@@ -55,10 +60,18 @@ fn with_namespace<R>(
     program: &Arc<JsProgram>,
     f: impl for<'js> FnOnce(&Ctx<'js>, Object<'js>) -> Result<R, String>,
 ) -> Result<R, String> {
-    let rt = Runtime::new().map_err(|e| e.to_string())?;
+    // The same budgets as an object's engine: a loop in top-level code or in a hook ends.
+    let budgets = Budgets::default();
+    let memory = Memory::new(budgets.js_memory_bytes);
+    let meter =
+        Rc::new(Meter::new(&budgets, Rc::new(RunSteps::default()), Arc::new(AtomicBool::new(false)), memory.clone()));
+    let rt = Runtime::new_with_alloc(Metered(memory)).map_err(|e| e.to_string())?;
+    let checking = meter.clone();
+    rt.set_interrupt_handler(Some(Box::new(move || checking.check())));
     rt.set_loader(ProgramResolver, ProgramLoader(program.clone()));
     let cx = Context::full(&rt).map_err(|e| e.to_string())?;
-    cx.with(|ctx| {
+    meter.new_turn();
+    let out = cx.with(|ctx| {
         let fail = |e| format!("{}: {}", program.root(), exception_text(&ctx, e));
         ctx.eval::<(), _>(STAND_IN).map_err(fail)?;
         let loaded = Module::import(&ctx, program.root()).map_err(fail)?;
@@ -68,7 +81,26 @@ fn with_namespace<R>(
             None => return Err(format!("{}: the module did not finish loading (top-level await?)", program.root())),
         };
         f(&ctx, namespace)
-    })
+    });
+    match meter.take_overrun() {
+        Some(over) => Err(overrun_text(over, &budgets)),
+        None => out,
+    }
+}
+
+/// Where [`exports`] and [`call_export`] say a budget ran out (the text starts with it).
+pub const OVER_BUDGET: &str = "over budget";
+
+fn overrun_text(over: Overrun, budgets: &Budgets) -> String {
+    match over {
+        Overrun::Turn | Overrun::Run | Overrun::Watchdog => format!(
+            "{OVER_BUDGET} js-turn-steps: it ran more than {} JavaScript steps (an endless loop?)",
+            budgets.js_turn_steps
+        ),
+        Overrun::Memory => {
+            format!("{OVER_BUDGET} js-memory: it needed more than {} bytes of memory", budgets.js_memory_bytes)
+        }
+    }
 }
 
 /// The entry module's exports.

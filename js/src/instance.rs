@@ -3,6 +3,7 @@
 //! (pending promises, timers, transactions). Dropping it is the crash: every handle goes
 //! first, then the context, then the engine.
 
+use crate::budget::{Memory, Meter, Metered, Overrun, RunSteps};
 use crate::convert::{exception_text, Helpers};
 use crate::source::{resolve, JsProgram, WORKERS_MODULE};
 use crate::task::{Pending, TaskKey};
@@ -91,6 +92,10 @@ pub(crate) struct Instance {
     rng: Cell<u64>,
     /// The constructor's error: every event rethrows it (see `JsObject::call`).
     pub(crate) constructor_error: RefCell<Option<Error>>,
+    /// What each task runs (`call book`, `alarm`), for findings that name the event.
+    pub(crate) events: RefCell<BTreeMap<TaskKey, String>>,
+    /// The engine's steps and memory against the run's budgets.
+    meter: Rc<Meter>,
     pub(crate) state: State,
     pub(crate) env: Env,
     pub(crate) me: Weak<Instance>,
@@ -125,12 +130,23 @@ impl Instance {
     /// loaded from bytecode, and the constructor run (its error kept, not raised).
     pub(crate) fn start(state: State, env: Env, class: Option<JsClass>) -> Rc<Instance> {
         let seed = state.entropy_seed();
-        let made = Runtime::new().and_then(|rt| Context::full(&rt).map(|cx| (rt, cx)));
+        let world = state.world().clone();
+        let budgets = &world.config().budgets;
+        let memory = Memory::new(budgets.js_memory_bytes);
+        let run_steps = world.extension::<RunSteps>().unwrap_or_else(|| {
+            let steps = Rc::new(RunSteps::default());
+            world.set_extension(steps.clone());
+            steps
+        });
+        let meter = Rc::new(Meter::new(budgets, run_steps, world.abandon_flag(), memory.clone()));
+        let made = Runtime::new_with_alloc(Metered(memory)).and_then(|rt| Context::full(&rt).map(|cx| (rt, cx)));
         let (runtime, context) = match made {
             Ok(pair) => pair,
             Err(e) => panic!("dosim could not start a JavaScript engine: {e}"),
         };
         runtime.set_max_stack_size(JS_STACK);
+        let checking = meter.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || checking.check())));
         LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let inst = Rc::new_cyclic(|me| Instance {
             helpers: RefCell::new(None),
@@ -143,6 +159,8 @@ impl Instance {
             next: Cell::new(1),
             rng: Cell::new(seed),
             constructor_error: RefCell::new(None),
+            events: RefCell::default(),
+            meter,
             state,
             env,
             me: me.clone(),
@@ -204,13 +222,63 @@ impl Instance {
     /// belong to it. The stack limit is measured from here.
     pub(crate) fn enter<R>(&self, task: TaskKey, f: impl FnOnce(Ctx<'_>) -> R) -> R {
         let previous = self.current.replace(task);
+        self.meter.new_turn();
         let out = self.context.with(|ctx| {
             // SAFETY: the runtime is alive (we hold its context) and used from this thread.
             unsafe { rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
             f(ctx)
         });
         self.current.set(previous);
+        if let Some(over) = self.meter.take_overrun() {
+            self.overran(over, task);
+        }
         out
+    }
+
+    /// A budget ran out while task `task` ran: a finding, and the object is reset (or, for
+    /// the run's own budgets, the run stops).
+    fn overran(&self, over: Overrun, task: TaskKey) {
+        let event = match self.events.borrow().get(&task) {
+            Some(e) => e.clone(),
+            None => "the module's top-level code or constructor".to_owned(),
+        };
+        let budgets = self.state.world().config().budgets.clone();
+        let world = self.state.world();
+        match over {
+            Overrun::Turn => {
+                let detail = format!(
+                    "ran more than {} JavaScript steps in one turn (an endless loop?); the object was reset",
+                    budgets.js_turn_steps
+                );
+                self.state.overran(
+                    "js-turn-steps",
+                    &event,
+                    &detail,
+                    "Durable Object's isolate exceeded its CPU time limit and was reset.",
+                );
+            }
+            Overrun::Memory => {
+                let detail = format!(
+                    "needed more than {} bytes of JavaScript memory; the object was reset",
+                    budgets.js_memory_bytes
+                );
+                self.state.overran(
+                    "js-memory",
+                    &event,
+                    &detail,
+                    "Durable Object's isolate exceeded its memory limit and was reset.",
+                );
+            }
+            Overrun::Run => world.stop(
+                "budget",
+                format!(
+                    "{}: {event}: the run's JavaScript took more than {} steps (budget js-run-steps); the run was stopped",
+                    self.state.label(),
+                    budgets.js_run_steps
+                ),
+            ),
+            Overrun::Watchdog => world.stop_by_watchdog(),
+        }
     }
 
     /// The object and helpers, inside the engine.
@@ -266,7 +334,7 @@ impl Instance {
 
 /// Runs every queued microtask: a turn ends only when none is left.
 pub(crate) fn drain(ctx: &Ctx<'_>) {
-    while ctx.execute_pending_job() {}
+    while !crate::budget::interrupted() && ctx.execute_pending_job() {}
 }
 
 pub(crate) struct ProgramResolver;

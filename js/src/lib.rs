@@ -28,10 +28,12 @@
 //! | `task`     | events as futures: host promises, turns, microtask draining            |
 //! | `host`     | the host functions behind `ctx`, `env`, timers, clock and randomness   |
 //! | `convert`  | errors and values across the boundary                                   |
+//! | `budget`   | what an engine may spend: steps per turn and run, memory               |
 //! | [`inspect`] | a program's exports, and calling an exported hook outside any run      |
 //! | [`object`] | `JsObject`, `JsCall`, and registering a class for a namespace           |
 //! | `prelude.js` | the JavaScript side: `cloudflare:workers`, storage, SQL cursor, stubs, structured clone, `Request`/`Response` |
 
+mod budget;
 mod convert;
 mod host;
 pub mod inspect;

@@ -194,15 +194,16 @@ pub(crate) struct JsTask {
 impl JsTask {
     pub(crate) fn new(inst: Rc<Instance>, start: Start, reply: Reply) -> JsTask {
         let delivers_timers = matches!(start, Start::Timers);
-        JsTask {
-            key: inst.fresh(),
-            start: Some(start),
-            reply,
-            slot: Rc::default(),
-            thrown: None,
-            delivers_timers,
-            inst,
-        }
+        let key = inst.fresh();
+        let event = match &start {
+            Start::Call { method, .. } => format!("call {method}"),
+            Start::Alarm { .. } => "alarm".to_owned(),
+            Start::Callback { .. } => "a callback (blockConcurrencyWhile, transaction, waitUntil)".to_owned(),
+            Start::Await { .. } => "waitUntil".to_owned(),
+            Start::Timers => "a timer".to_owned(),
+        };
+        inst.events.borrow_mut().insert(key, event);
+        JsTask { key, start: Some(start), reply, slot: Rc::default(), thrown: None, delivers_timers, inst }
     }
 
     /// Hands `timers` (left by a finished task) to a new event of the object.
@@ -328,6 +329,23 @@ fn succeed<'js>(
         Reply::Json => {
             let Some(h) = inst.helpers(ctx) else { return };
             match h.encode(v) {
+                Ok(text) if text.len() as u64 > inst.state.world().config().budgets.reply_bytes => {
+                    let limit = inst.state.world().config().budgets.reply_bytes;
+                    let event = inst.events.borrow().get(&inst.current.get()).cloned().unwrap_or_default();
+                    inst.state.world().violation(
+                        "budget",
+                        format!(
+                            "{}: {event} replied with {} bytes, over the limit of {limit} (budget reply-bytes)",
+                            inst.state.label(),
+                            text.len()
+                        ),
+                    );
+                    Err(Error::app(format!(
+                        "RangeError: the reply is {} bytes serialized, over the {limit}-byte limit of a call's \
+                         result (budget reply-bytes)",
+                        text.len()
+                    )))
+                }
                 Ok(text) => serde_json::from_str(&text).map(Settled::Json).map_err(|e| Error::app(e.to_string())),
                 Err(rquickjs::Error::Exception) => return fail(ctx, inst, slot, reply, thrown, ctx.catch()),
                 Err(e) => Err(Error::app(e.to_string())),
@@ -370,6 +388,9 @@ fn finish(slot: &Rc<RefCell<Slot>>, result: Result<Settled, Error>) {
 /// releases the input gate, when the event dies, not when the instance is dropped.
 impl Drop for JsTask {
     fn drop(&mut self) {
+        if let Ok(mut events) = self.inst.events.try_borrow_mut() {
+            events.remove(&self.key);
+        }
         // Taken out first: dropping them may drop tasks of their own.
         let mine = self.inst.pending.try_borrow_mut().ok().and_then(|mut p| p.remove(&self.key));
         drop(mine);

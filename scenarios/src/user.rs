@@ -227,7 +227,13 @@ impl UserScenario {
             return Err("say which methods clients call: --method NAME (repeat it; see `dosim run --help`)".into());
         }
         let program = JsProgram::load(&spec.module)?;
-        let exports = dosim_js::exports(&program)?;
+        let exports = match dosim_js::exports(&program) {
+            Ok(e) => e,
+            // Top-level code that runs away is the object's bug, not bad input: every run
+            // meets it and reports it, so the module is taken unchecked.
+            Err(e) if e.contains(dosim_js::inspect::OVER_BUDGET) => return Ok(Self::leak(spec, program, false)),
+            Err(e) => return Err(e),
+        };
         let class = exports.iter().find(|e| e.name == spec.class).ok_or_else(|| {
             let names: Vec<&str> = exports.iter().filter(|e| e.is_class).map(|e| e.name.as_str()).collect();
             format!("{} exports no class {:?}; its classes: {}", spec.module.display(), spec.class, names.join(", "))
@@ -251,12 +257,16 @@ impl UserScenario {
             }
         }
         let has_invariant = exports.iter().any(|e| e.name == INVARIANT_HOOK && !e.is_class);
-        // Leaked once, with the scenario itself (one per loaded module).
+        Ok(Self::leak(spec, program, has_invariant))
+    }
+
+    /// Leaked once, with its description (one per loaded module), and remembered.
+    fn leak(spec: UserSpec, program: Arc<JsProgram>, has_invariant: bool) -> &'static UserScenario {
         let about = format!("{} of {} ({} methods)", spec.class, spec.module.display(), spec.methods.len());
         let about: &'static str = Box::leak(about.into_boxed_str());
         let loaded: &'static UserScenario = Box::leak(Box::new(UserScenario { spec, program, has_invariant, about }));
         *LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(loaded);
-        Ok(loaded)
+        loaded
     }
 
     /// What a regression file keeps of it.
@@ -359,7 +369,14 @@ impl Scenario for UserScenario {
             return Vec::new();
         }
         let view = self.run_view(report);
-        let messages = dosim_js::call_export(&self.program, INVARIANT_HOOK, &view)
+        let messages = match dosim_js::call_export(&self.program, INVARIANT_HOOK, &view) {
+            Err(e) if e.contains(dosim_js::inspect::OVER_BUDGET) => {
+                let message = format!("the invariant hook went {e}");
+                return vec![Violation { checker: "budget".into(), message, at: report.sim_time }];
+            }
+            other => other,
+        };
+        let messages = messages
             .map(|v| match v {
                 Value::Null => Vec::new(),
                 Value::String(s) => vec![s],

@@ -2,6 +2,7 @@
 //! limits. Builder-style; fields default from documented environment variables where a
 //! user would want to set them without touching code.
 
+use crate::budget::Budgets;
 use crate::faults::FaultPolicy;
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +45,9 @@ pub struct SimConfig {
     pub delete_all_deletes_alarm: bool,
     /// Keep the runtime trace (needed for `trace_hash`; off only for raw speed).
     pub record_trace: bool,
+    /// How far object code may go before it is stopped and reported (`budget`).
+    #[serde(default)]
+    pub budgets: Budgets,
 }
 
 impl SimConfig {
@@ -67,6 +71,7 @@ impl SimConfig {
             chaos_window_ms: 300,
             crash_times: None,
             record_trace: true,
+            budgets: Budgets::default(),
         }
     }
 
@@ -85,6 +90,12 @@ impl SimConfig {
     /// Sets how long the liveness phase may take (simulated ms).
     pub fn liveness_budget(mut self, ms: u64) -> Self {
         self.liveness_budget_ms = ms;
+        self
+    }
+
+    /// Sets the budgets.
+    pub fn budgets(mut self, b: Budgets) -> Self {
+        self.budgets = b;
         self
     }
 

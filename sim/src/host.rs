@@ -124,6 +124,7 @@ impl ObjectCore {
     /// A strand ended (finished, dropped or killed).
     pub(crate) fn forget(&self, strand: StrandId) {
         self.live.borrow_mut().remove(&strand);
+        self.world.forget_depth(strand);
         self.gate.borrow_mut().forget(strand);
         if self.live.borrow().is_empty() {
             self.arm_idle_timer();

@@ -10,6 +10,7 @@
 //! | [`alarm`]     | the per-object alarm scheduler: firing, retries, abandonment      |
 //! | [`world`]     | the run's shared state: clock, decisions, objects, history, trace |
 //! | [`config`]    | seed, gate policies (the tester's switches), faults, limits       |
+//! | [`budget`]    | how far object code may go: steps, memory, depth, turns, watchdog |
 //! | [`faults`]    | the decision stream and the per-seed fault plan                   |
 //! | [`namespace`] | namespaces, ids, stubs and call delivery                          |
 //! | [`object`]    | the `DurableObject` trait, `State` (`ctx`) and `Env`              |
@@ -27,6 +28,7 @@
 //! | [`error`]     | errors with workerd's texts and flags                             |
 
 pub mod alarm;
+pub mod budget;
 pub mod client;
 pub mod config;
 pub mod error;
@@ -47,6 +49,7 @@ pub mod trace;
 pub mod world;
 
 pub use alarm::{AlarmAttempt, AlarmInfo};
+pub use budget::Budgets;
 pub use client::Client;
 pub use config::{GatePolicy, SimConfig};
 pub use error::{Error, ErrorKind, Result};

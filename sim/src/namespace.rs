@@ -192,6 +192,24 @@ impl<O: DurableObject> Stub<O> {
             return Err(e);
         }
         let world = self.ns.inner.world.clone();
+        // Each object a request passes through adds one to its depth; production refuses
+        // to go deeper than its limit (so an object that calls itself ends, with an error).
+        let depth = world.depth_of(crate::strand::current_strand()) + 1;
+        let limit = world.config().budgets.call_depth;
+        if depth > limit {
+            world.violation(
+                "budget",
+                format!(
+                    "{what} to {} would be {depth} objects deep, over the limit of {limit} (budget call-depth): \
+                     objects calling each other without end",
+                    self.label()
+                ),
+            );
+            return Err(Error::usage(
+                "Subrequest depth limit exceeded. This request recursed through Workers too many times. This can \
+                 happen e.g. if you have a Worker or Durable Object that calls other Workers or objects recursively.",
+            ));
+        }
         // From inside an object, an outgoing call waits for the caller's output gate: it
         // leaves only once the writes made before it are durable (§2.3).
         if let Some(caller) = crate::strand::current_object() {
@@ -221,7 +239,7 @@ impl<O: DurableObject> Stub<O> {
                 }
             });
         }
-        let result = deliver::<O>(&core, &self.id, request, what.clone()).await;
+        let result = deliver::<O>(&core, &self.id, request, what.clone(), depth).await;
         let back = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
         world.sleep(Duration::from_millis(back)).await;
         if lost {
@@ -245,9 +263,11 @@ async fn deliver<O: DurableObject>(
     id: &ObjectId,
     request: O::Request,
     what: String,
+    depth: u32,
 ) -> Result<O::Response> {
     let world = core.world.clone();
     let strand_id = world.next_strand();
+    world.set_depth(strand_id, depth);
     let incarnation = core.incarnation();
     let body_core = core.clone();
     let id = id.clone();

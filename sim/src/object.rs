@@ -130,6 +130,8 @@ impl State {
     {
         let Some(core) = self.core.upgrade() else { return };
         let id = self.world.next_strand();
+        // Work an event starts belongs to its request: calls it makes are as deep.
+        self.world.set_depth(id, self.world.depth_of(crate::strand::current_strand()));
         let strand = crate::strand::Strand::new(core.clone(), id, what.into(), Box::pin(work));
         let weak = Rc::downgrade(&core);
         let what = what.to_owned();
@@ -193,6 +195,22 @@ impl State {
                     core.alarm.borrow_mut().abandon_requested = true;
                 }
                 core.reset("abort() called", error.clone());
+            }
+        }
+        error
+    }
+
+    /// The object's code overran one of the run's budgets (`budget`, by its `--limit`
+    /// name): a `budget` finding naming the object and `event`, and the object is reset,
+    /// as workerd resets an isolate that goes over its limits. Calls in flight fail with
+    /// the error it returns; the run goes on.
+    pub fn overran(&self, budget: &str, event: &str, detail: &str, error_text: &str) -> crate::error::Error {
+        let mut error = crate::error::Error::reset(error_text);
+        error.overloaded = true;
+        if let Some(core) = self.core.upgrade() {
+            self.world.violation("budget", format!("{}: {event} {detail} (budget {budget})", core.label));
+            if core.incarnation() == self.storage.incarnation() {
+                core.reset(&format!("over budget {budget}"), error.clone());
             }
         }
         error

@@ -13,7 +13,8 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Once};
 use std::time::Duration;
 
 /// Name of the threads runs execute on (the panic hook keeps them quiet).
@@ -34,37 +35,106 @@ where
     crate::storage::sqlite::prime_process();
     let seed = config.seed;
     let plan = config.faults.plan(seed);
-    let joined = std::thread::Builder::new()
+    let watchdog = Duration::from_secs(config.budgets.watchdog_secs);
+    let abandon = Arc::new(AtomicBool::new(false));
+    let flag = abandon.clone();
+    let (done, finished) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
         .name(RUN_THREAD.into())
         .stack_size(RUN_THREAD_STACK)
-        .spawn(move || run_on_this_thread(config, workload))
-        .map_err(|e| format!("could not start a run thread: {e}"))
-        .and_then(|h| h.join().map_err(|p| panic_text(p.as_ref())));
-    joined.unwrap_or_else(|msg| {
-        let mut r = RunReport {
-            seed,
-            faults: plan,
-            history: Vec::new(),
-            trace: Vec::new(),
-            trace_hash: String::new(),
-            violations: Vec::new(),
-            durable: Default::default(),
-            tables: Default::default(),
-            alarms_set: Default::default(),
-            stats: Default::default(),
-            alarms: Vec::new(),
-            sim_time: SimTime(0),
-        };
-        r.violations.push(Violation {
-            checker: "harness".into(),
-            message: format!("dosim itself failed: {msg}"),
-            at: SimTime(0),
-        });
-        r
-    })
+        .spawn(move || {
+            let _ = done.send(run_on_this_thread(config, workload, flag));
+        })
+        .map_err(|e| format!("could not start a run thread: {e}"));
+    let handle = match spawned {
+        Ok(h) => h,
+        Err(msg) => return harness_report(seed, plan, msg),
+    };
+    let outcome = if watchdog.is_zero() {
+        finished.recv().map_err(|_| ())
+    } else {
+        match finished.recv_timeout(watchdog) {
+            Ok(report) => Ok(report),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // The last resort: ask the run to stop (engines and strands poll the flag),
+                // and give it a while to wind down with its report.
+                abandon.store(true, Ordering::Relaxed);
+                match finished.recv_timeout(WATCHDOG_GRACE) {
+                    Ok(mut report) => {
+                        if !report.violations.iter().any(|v| v.checker == "harness") {
+                            report.violations.push(watchdog_violation(watchdog, "it was stopped"));
+                        }
+                        Ok(report)
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => Err(()),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        // Object code that never yields (a Rust loop) cannot be stopped: its
+                        // thread is left behind, and the rest of the fuzz run goes on.
+                        drop(handle);
+                        let mut r = harness_report(seed, plan, String::new());
+                        r.violations = vec![watchdog_violation(
+                            watchdog,
+                            "it could not be stopped (object code that never yields?), and its thread was abandoned",
+                        )];
+                        return r;
+                    }
+                }
+            }
+        }
+    };
+    match outcome {
+        Ok(report) => {
+            let _ = handle.join();
+            report
+        }
+        Err(()) => {
+            let msg = match handle.join() {
+                Err(p) => panic_text(p.as_ref()),
+                Ok(()) => "the run thread ended without a report".into(),
+            };
+            harness_report(seed, plan, format!("dosim itself failed: {msg}"))
+        }
+    }
 }
 
-fn run_on_this_thread<W, F>(config: SimConfig, workload: W) -> RunReport
+/// How long a run the watchdog asked to stop may take to wind down.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(10);
+
+fn watchdog_violation(limit: Duration, what: &str) -> Violation {
+    Violation {
+        checker: "harness".into(),
+        message: format!(
+            "the run did not end within {} s of wall-clock time and {what} (watchdog; the verdict is not reproducible)",
+            limit.as_secs()
+        ),
+        at: SimTime(0),
+    }
+}
+
+/// A report for a run that left none: only a `harness` finding.
+fn harness_report(seed: u64, plan: crate::faults::FaultPlan, msg: String) -> RunReport {
+    let mut r = RunReport {
+        seed,
+        faults: plan,
+        history: Vec::new(),
+        trace: Vec::new(),
+        trace_hash: String::new(),
+        violations: Vec::new(),
+        durable: Default::default(),
+        tables: Default::default(),
+        alarms_set: Default::default(),
+        stats: Default::default(),
+        alarms: Vec::new(),
+        sim_time: SimTime(0),
+    };
+    if !msg.is_empty() {
+        r.violations.push(Violation { checker: "harness".into(), message: msg, at: SimTime(0) });
+    }
+    r
+}
+
+fn run_on_this_thread<W, F>(config: SimConfig, workload: W, abandon: Arc<AtomicBool>) -> RunReport
 where
     W: FnOnce(World) -> F,
     F: Future<Output = ()> + 'static,
@@ -76,12 +146,16 @@ where
     let keep = slot.clone();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         rt.block_on(async move {
-            let world = World::new(config);
+            let world = World::new(config, abandon);
             *keep.borrow_mut() = Some(world.clone());
             world.trace("world", format!("seed {} faults: {}", world.seed(), world.fault_plan()));
             spawn_chaos(&world);
-            workload(world.clone()).await;
-            settle(&world).await;
+            let main = async {
+                workload(world.clone()).await;
+                settle(&world).await;
+            };
+            // A budget (or the watchdog) may stop the run: it then ends with what it has.
+            first_of(main, world.until_stopped()).await;
         })
     }));
     let world = slot.borrow_mut().take().expect("the world is created first thing in the run");
@@ -109,6 +183,19 @@ where
     drop(world);
     drop(rt);
     report
+}
+
+/// Waits for whichever of `a` and `b` finishes first.
+async fn first_of(a: impl Future<Output = ()>, b: impl Future<Output = ()>) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    std::future::poll_fn(move |cx| {
+        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 /// Crashes drawn by the fault plan, at drawn times inside the chaos window.
@@ -191,8 +278,16 @@ fn finish(world: &World) -> RunReport {
     let durable = objects.iter().map(|o| (o.label.clone(), o.durable_kv())).collect();
     let tables = objects.iter().map(|o| (o.label.clone(), o.durable_tables())).filter(|(_, t)| !t.is_empty()).collect();
     let alarms_set = objects.iter().filter_map(|o| o.persisted_alarm().map(|t| (o.label.clone(), t))).collect();
-    let trace = std::mem::take(&mut *world.0.trace.borrow_mut());
-    let (_, trace_hash) = render_trace(&trace);
+    let mut trace = std::mem::take(&mut *world.0.trace.borrow_mut());
+    let trace_hash = match world.trace_overflow() {
+        Some((hash, dropped)) => {
+            let at = trace.last().map_or(SimTime(0), |l| l.at);
+            let what = format!("trace cut: {dropped} more lines not kept (budget trace-lines; trace_hash covers them)");
+            trace.push(crate::trace::TraceLine { at, actor: "world".into(), what });
+            hash
+        }
+        None => render_trace(&trace).1,
+    };
     RunReport {
         seed: world.seed(),
         faults: world.0.plan,

@@ -73,6 +73,10 @@ impl<T> Future for Strand<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let this = &mut *self;
+        if this.core.world.stopped() {
+            // A budget stopped the run: object code runs no more, and nothing wakes this.
+            return Poll::Pending;
+        }
         if this.body.is_none() || this.core.incarnation() != this.incarnation {
             return this.killed();
         }
@@ -110,7 +114,10 @@ impl<T> Future for Strand<T> {
                 }
             }
         }
-        this.core.world.stats().turns += 1;
+        this.core.world.count_turn();
+        if this.core.world.stopped() {
+            return Poll::Pending;
+        }
         let body = this.body.as_mut().expect("checked above");
         let previous = CURRENT.with(|c| c.replace(Some(this.id)));
         let previous_object = CURRENT_OBJECT.with(|c| c.replace(Some(Rc::downgrade(&this.core))));
@@ -248,6 +255,7 @@ async fn first_of<T>(work: impl Future<Output = T>, timer: impl Future<Output = 
 pub(crate) fn block_concurrency_while<T: 'static>(core: &Rc<ObjectCore>, body: Body<T>) -> CriticalSection<T> {
     let parent = current_strand();
     let id = core.world.next_strand();
+    core.world.set_depth(id, core.world.depth_of(parent));
     if !core.gate.borrow_mut().open_section(id, parent) {
         return CriticalSection::failed(Error::usage("blockConcurrencyWhile() calls are nested too deeply."));
     }

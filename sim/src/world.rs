@@ -13,6 +13,8 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Handle to the world of the current run.
@@ -39,13 +41,23 @@ pub(crate) struct WorldInner {
     pub(crate) alarms: RefCell<Vec<crate::alarm::AlarmAttempt>>,
     calm: std::cell::Cell<bool>,
     next_strand: Cell<u64>,
+    /// Set when a budget (or the watchdog) stopped the run: object code runs no more.
+    stopped: Cell<bool>,
+    /// The run's main future, woken when the run is stopped.
+    stop_waker: RefCell<Option<std::task::Waker>>,
+    /// Set from outside the run's thread by the watchdog.
+    abandon: Arc<AtomicBool>,
+    /// Once the trace is over its cap: the hash of every line so far, and lines not kept.
+    trace_overflow: RefCell<Option<(crate::trace::Fnv64, u64)>>,
+    /// How many objects deep each strand's request is (absent: 0, a client's call).
+    strand_depth: RefCell<BTreeMap<u64, u32>>,
 }
 
 /// At most this many violations of one checker are kept; the rest are counted.
 const MAX_VIOLATIONS_PER_CHECKER: usize = 20;
 
 impl World {
-    pub(crate) fn new(config: SimConfig) -> World {
+    pub(crate) fn new(config: SimConfig, abandon: Arc<AtomicBool>) -> World {
         let plan = config.faults.plan(config.seed);
         World(Rc::new(WorldInner {
             plan,
@@ -68,6 +80,11 @@ impl World {
             alarms: RefCell::new(Vec::new()),
             calm: std::cell::Cell::new(false),
             next_strand: Cell::new(1),
+            stopped: Cell::new(false),
+            stop_waker: RefCell::new(None),
+            abandon,
+            trace_overflow: RefCell::new(None),
+            strand_depth: RefCell::new(BTreeMap::new()),
             config,
         }))
     }
@@ -145,8 +162,119 @@ impl World {
 
     /// Appends a line to the runtime trace.
     pub fn trace(&self, actor: &str, what: impl Into<String>) {
-        if self.0.config.record_trace {
-            self.0.trace.borrow_mut().push(TraceLine { at: self.now(), actor: actor.to_owned(), what: what.into() });
+        if !self.0.config.record_trace {
+            return;
+        }
+        let line = TraceLine { at: self.now(), actor: actor.to_owned(), what: what.into() };
+        let mut trace = self.0.trace.borrow_mut();
+        if trace.len() < self.0.config.budgets.trace_lines {
+            trace.push(line);
+            return;
+        }
+        // Over the cap: the line is hashed (so `trace_hash` still covers the whole run)
+        // but not kept.
+        let mut overflow = self.0.trace_overflow.borrow_mut();
+        let (hash, dropped) = overflow.get_or_insert_with(|| {
+            let mut h = crate::trace::Fnv64::default();
+            h.write(crate::trace::render_trace(&trace).0.as_bytes());
+            (h, 0)
+        });
+        let mut text = String::new();
+        line.write_to(&mut text);
+        text.push('\n');
+        hash.write(text.as_bytes());
+        *dropped += 1;
+    }
+
+    /// The trace's hash and the number of lines not kept, once it went over its cap.
+    pub(crate) fn trace_overflow(&self) -> Option<(String, u64)> {
+        self.0.trace_overflow.borrow().map(|(h, n)| (format!("{:016x}", h.finish()), n))
+    }
+
+    /// Stops the run: a budget ran out (or the watchdog fired). The finding is recorded,
+    /// object code runs no more, and the run ends with the verdict so far.
+    pub fn stop(&self, checker: &str, message: impl Into<String>) {
+        if self.0.stopped.replace(true) {
+            return;
+        }
+        self.violation(checker, message);
+        if let Some(w) = self.0.stop_waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// Whether the run was stopped.
+    pub fn stopped(&self) -> bool {
+        self.0.stopped.get()
+    }
+
+    /// Whether the watchdog asked the run to end (engines poll this to leave a loop).
+    pub fn abandoned(&self) -> bool {
+        self.0.abandon.load(Ordering::Relaxed)
+    }
+
+    /// The watchdog's flag, for engines that check it from inside a loop.
+    pub fn abandon_flag(&self) -> Arc<AtomicBool> {
+        self.0.abandon.clone()
+    }
+
+    /// Resolves once the run is stopped.
+    pub(crate) fn until_stopped(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.stopped() {
+                return std::task::Poll::Ready(());
+            }
+            *self.0.stop_waker.borrow_mut() = Some(cx.waker().clone());
+            std::task::Poll::Pending
+        })
+    }
+
+    /// Counts a turn of object code against the run's budget; stops the run past it, and
+    /// when the watchdog fired.
+    pub(crate) fn count_turn(&self) {
+        let turns = {
+            let mut stats = self.0.stats.borrow_mut();
+            stats.turns += 1;
+            stats.turns
+        };
+        let limit = self.0.config.budgets.run_turns;
+        if turns > limit {
+            self.stop(
+                "budget",
+                format!(
+                    "the run took more than {limit} turns of object code (budget run-turns): an endless \
+                     chain of timers or events; the run was stopped"
+                ),
+            );
+        } else if self.abandoned() {
+            self.stop_by_watchdog();
+        }
+    }
+
+    /// Stops the run for the watchdog (a `harness` finding).
+    pub fn stop_by_watchdog(&self) {
+        let secs = self.0.config.budgets.watchdog_secs;
+        self.stop(
+            "harness",
+            format!(
+                "the run did not end within {secs} s of wall-clock time (watchdog; the verdict is not reproducible)"
+            ),
+        );
+    }
+
+    /// How many objects deep `strand`'s request is.
+    pub(crate) fn depth_of(&self, strand: Option<u64>) -> u32 {
+        strand.and_then(|s| self.0.strand_depth.borrow().get(&s).copied()).unwrap_or(0)
+    }
+
+    pub(crate) fn forget_depth(&self, strand: u64) {
+        self.0.strand_depth.borrow_mut().remove(&strand);
+    }
+
+    /// Records how deep `strand`'s request is (kept only when above 0).
+    pub(crate) fn set_depth(&self, strand: u64, depth: u32) {
+        if depth > 0 {
+            self.0.strand_depth.borrow_mut().insert(strand, depth);
         }
     }
 

@@ -8,7 +8,7 @@ mod fuzz;
 mod replay;
 
 use crate::scenarios::{self, Expect, Outcome, Scenario, Verdict};
-use crate::sim::{FaultPolicy, GatePolicy, SimConfig};
+use crate::sim::{Budgets, FaultPolicy, GatePolicy, SimConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 
@@ -90,13 +90,33 @@ struct RunOptions {
     /// A plain `env` value for --module's classes: JSON, or else a string (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE")]
     vars: Vec<String>,
+    /// Change a budget (repeatable): js-turn-steps, js-run-steps, js-memory, call-depth,
+    /// reply-bytes, sql-steps, run-turns, trace-lines, watchdog (seconds). Object code
+    /// that overruns one is stopped and reported as a `budget` finding.
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limits: Vec<String>,
 }
 
 impl RunOptions {
     fn config(&self, seed: u64) -> SimConfig {
         let gate = |s: Switch| if s == Switch::On { GatePolicy::Enforced } else { GatePolicy::Disabled };
         let faults = if self.faults == Faults::Swarm { FaultPolicy::Swarm } else { FaultPolicy::Off };
-        SimConfig::new(seed).input_gate(gate(self.input_gate)).output_gate(gate(self.output_gate)).faults(faults)
+        // Checked in `scenario`, which every command calls first.
+        let budgets = self.budgets().unwrap_or_default();
+        SimConfig::new(seed)
+            .input_gate(gate(self.input_gate))
+            .output_gate(gate(self.output_gate))
+            .faults(faults)
+            .budgets(budgets)
+    }
+
+    /// The budgets, with every `--limit` applied.
+    fn budgets(&self) -> Result<Budgets, String> {
+        let mut b = Budgets::default();
+        for l in &self.limits {
+            b.set(l)?;
+        }
+        Ok(b)
     }
 
     /// The flags that reproduce these options (empty for the defaults).
@@ -129,11 +149,15 @@ impl RunOptions {
         for v in &self.vars {
             s.push_str(&format!(" --env {}", shell_word(v)));
         }
+        for l in self.budgets().unwrap_or_default().flags() {
+            s.push_str(&format!(" --limit {}", shell_word(&l)));
+        }
         s
     }
 
     /// The scenario called `name`: a built-in one, or `calls` on --module's class.
     fn scenario(&self, name: &str) -> Result<&'static dyn Scenario, String> {
+        self.budgets()?;
         if name != scenarios::user::GENERIC {
             if self.module.is_some() {
                 return Err(format!(

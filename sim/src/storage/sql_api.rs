@@ -18,6 +18,9 @@ fn not_sql() -> Error {
     Error::app("Durable Object is not backed by SQL.")
 }
 
+/// SQLite calls the progress handler every this many virtual machine steps.
+const SQL_STEPS_PER_CHECK: u64 = 100_000;
+
 impl Storage {
     /// `ctx.storage.sql`.
     pub fn sql(&self) -> Sql {
@@ -31,11 +34,28 @@ impl Sql {
     pub fn exec(&self, query: &str, bindings: &[SqlValue]) -> Result<Cursor> {
         let core = self.storage.core()?;
         let began = Cell::new(false);
+        let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let wrote = Cell::new(false);
         let result = {
             let store = core.store.borrow();
             let Store::Sqlite(s) = &*store else { return Err(not_sql()) };
             let (conn, guard) = s.sql_parts();
+            // A runaway statement (an endless recursive CTE) is interrupted, deterministically:
+            // SQLite counts virtual machine steps.
+            let checks = core.world.config().budgets.sql_statement_steps.div_ceil(SQL_STEPS_PER_CHECK);
+            let flag = interrupted.clone();
+            let mut seen = 0u64;
+            conn.progress_handler(
+                SQL_STEPS_PER_CHECK as i32,
+                Some(move || {
+                    seen += 1;
+                    let over = seen > checks;
+                    if over {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    over
+                }),
+            );
             let mut before_write = || -> Result<()> {
                 if s.open_batch().is_none() && !began.get() {
                     conn.prepare_cached("BEGIN")?.execute([])?;
@@ -44,8 +64,20 @@ impl Sql {
                 wrote.set(true);
                 Ok(())
             };
-            exec(conn, guard, query, bindings, &mut before_write)
+            let result = exec(conn, guard, query, bindings, &mut before_write);
+            conn.progress_handler(0, None::<fn() -> bool>);
+            result
         };
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            let steps = core.world.config().budgets.sql_statement_steps;
+            core.world.violation(
+                "budget",
+                format!(
+                    "{}: a SQL statement ran more than {steps} steps and was interrupted (budget sql-steps)",
+                    core.label
+                ),
+            );
+        }
         if began.get() {
             let no = match &mut *core.store.borrow_mut() {
                 Store::Sqlite(s) => s.adopt_implicit(),
