@@ -233,3 +233,112 @@ fn bad_regression_files_are_clear_errors() {
     assert!(stderr(&o).contains("malformed shard"), "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn odd_inputs_are_exit_2_and_one_line() {
+    let cases: [(&[&str], &str); 12] = [
+        (&["fuzz", "--seeds", "0"], "--seeds must be at least 1"),
+        (&["fuzz", "--time", "0s"], "must be more than 0"),
+        (&["fuzz", "--time", "0ms"], "must be more than 0"),
+        (&["fuzz", "--time", "99999999999999999999h"], "too long"),
+        (&["fuzz", "--time", "18446744073709551615s"], "too long"),
+        (&["fuzz", "--time", "5124095576030432h"], "too long"),
+        (&["fuzz", "--time", "721h"], "at most 30 days"),
+        (&["fuzz", "--seeds", "1", "--jobs", "0"], "between 1 and 1024"),
+        (&["fuzz", "--seeds", "1", "--jobs", "1025"], "between 1 and 1024"),
+        (&["fuzz", "--seeds", "1", "--jobs", "18446744073709551615"], "between 1 and 1024"),
+        (&["fuzz", "--seeds", "1", "--shard", "0/2"], "malformed shard"),
+        (&["fuzz", "--seeds", "1", "--time", "1s"], "cannot be used together"),
+    ];
+    for (args, message) in cases {
+        let o = dosim(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: expected {message:?} in {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+        assert!(stdout(&o).is_empty(), "{args:?} printed {}", stdout(&o));
+    }
+    // Malformed seeds are clap's to refuse (with its usage hint after the message).
+    for seed in ["x1", "-1", "18446744073709551616", ""] {
+        let o = dosim(&["run", "counter", "--seed", seed]);
+        assert_eq!(o.status.code(), Some(2), "--seed {seed:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("error: "), "--seed {seed:?}: {}", stderr(&o));
+        let o = dosim(&["fuzz", "--seeds", "1", "--base-seed", seed]);
+        assert_eq!(o.status.code(), Some(2), "--base-seed {seed:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn class_naming_a_function_export_says_it_is_not_a_class() {
+    let seats = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/js/seats.ts");
+    let o = dosim(&["run", "calls", "--seed", "1", "--module", seats, "--class", "invariant", "--method", "book"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("\"invariant\" is not a class"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("its classes: Seats"), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn a_regression_file_with_fault_rates_above_1000_per_mille_is_refused() {
+    let dir = std::env::temp_dir().join(format!("dosim-rates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/regressions/racy-counter-seed-1.json")).unwrap();
+    let cases = [
+        ("\"crash_at_await\": 0", "\"crash_at_await\": 1001", "crash_at_await is above 1000"),
+        ("\"commit_failure\": 0", "\"commit_failure\": 4000000000", "commit_failure is above 1000"),
+        ("\"storage_slowdown\": 1", "\"storage_slowdown\": 0", "storage_slowdown must be between"),
+        ("\"think_ms\": 0", "\"think_ms\": 18446744073709551615", "think time"),
+    ];
+    for (from, to, message) in cases {
+        assert!(good.contains(from), "{from}");
+        let path = dir.join("bad.json");
+        std::fs::write(&path, good.replacen(from, to, 1)).unwrap();
+        let o = dosim(&["replay", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{to}: {}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains(message), "{to}: expected {message:?} in {}", stderr(&o));
+        assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+    }
+    // 1000 per mille is the edge, and accepted.
+    let path = dir.join("edge.json");
+    let edge = good.replacen("\"commit_failure\": 0", "\"commit_failure\": 1000", 1);
+    std::fs::write(&path, edge).unwrap();
+    let o = dosim(&["replay", path.to_str().unwrap(), "--json"]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The `--json` output of a fuzz run without its wall-clock fields.
+fn fuzz_json_without_wall_time(args: &[&str]) -> (Option<i32>, Vec<serde_json::Value>) {
+    let o = dosim(args);
+    let mut lines: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let summary = lines.last_mut().expect("a summary line");
+    assert_eq!(summary["summary"], true, "{summary}");
+    summary.as_object_mut().unwrap().remove("wall_s");
+    (o.status.code(), lines)
+}
+
+#[test]
+fn every_core_by_default_gives_the_same_results_as_one_job() {
+    let runs = [
+        vec!["fuzz", "--scenario", "racy-counter", "--seeds", "40", "--json", "--no-save"],
+        vec!["fuzz", "--scenario", "racy-counter-kv-js", "--seeds", "12", "--base-seed", "100", "--json", "--no-save"],
+        // Several scenarios at once: one pool of runs across them.
+        vec!["fuzz", "--seeds", "3", "--json", "--no-save", "--check-determinism"],
+    ];
+    for args in runs {
+        let (status, default) = fuzz_json_without_wall_time(&args);
+        let mut one = args.clone();
+        one.extend(["--jobs", "1"]);
+        let (status_one, single) = fuzz_json_without_wall_time(&one);
+        let mut four = args.clone();
+        four.extend(["--jobs", "4"]);
+        let (status_four, several) = fuzz_json_without_wall_time(&four);
+        assert_eq!(status, status_one, "{args:?}");
+        assert_eq!(status, status_four, "{args:?}");
+        assert!(default.len() > 1 || args.contains(&"--check-determinism"), "{args:?}: no failing run to compare");
+        assert_eq!(default, single, "{args:?}: the default and --jobs 1 differ");
+        assert_eq!(default, several, "{args:?}: --jobs 4 and --jobs 1 differ");
+    }
+}

@@ -1,11 +1,14 @@
-//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`, `conformance`, `bench`.
-//! Exit codes: 0 all as expected, 1 a violation was found, 2 bad usage or bad input (with a
-//! message saying what was wrong).
+//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`, `conformance`,
+//! `bench`. Exit codes: 0 all as expected, 1 a violation was found, 2 bad
+//! usage or bad input (with a message saying what was wrong), 130 a fuzz run stopped by
+//! SIGINT/SIGTERM that had found nothing unexpected.
 
 mod bench;
 mod conformance;
 mod fuzz;
+mod interrupt;
 mod replay;
+mod summary;
 
 use crate::scenarios::{self, Expect, Outcome, Scenario, Verdict};
 use crate::sim::{FaultPolicy, GatePolicy, SimConfig};
