@@ -342,3 +342,108 @@ fn every_core_by_default_gives_the_same_results_as_one_job() {
         assert_eq!(default, several, "{args:?}: --jobs 4 and --jobs 1 differ");
     }
 }
+
+#[test]
+fn merged_shards_count_what_one_unsharded_run_counts() {
+    let dir = std::env::temp_dir().join(format!("dosim-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shard = |k: &str| {
+        let o = dosim(&["fuzz", "--scenario", "racy-counter", "--seeds", "15", "--shard", k, "--json", "--no-save"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let path = dir.join(format!("shard-{}.jsonl", k.replace('/', "-of-")));
+        std::fs::write(&path, &o.stdout).unwrap();
+        path
+    };
+    let (a, b) = (shard("1/2"), shard("2/2"));
+    let whole = dosim(&["fuzz", "--scenario", "racy-counter", "--seeds", "30", "--json", "--no-save"]);
+    let whole_lines: Vec<serde_json::Value> =
+        stdout(&whole).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let whole_summary = whole_lines.last().unwrap();
+    let merged = dosim(&["merge", a.to_str().unwrap(), b.to_str().unwrap(), "--json"]);
+    assert_eq!(merged.status.code(), Some(1), "a single scenario's failures are findings: {}", stderr(&merged));
+    let lines: Vec<serde_json::Value> = stdout(&merged).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["runs"], 30);
+    for field in ["runs", "failures", "sometimes", "never_reached", "nondeterministic"] {
+        assert_eq!(summary[field], whole_summary[field], "{field}");
+    }
+    assert_eq!(summary["scenarios"][0]["failures"], whole_summary["scenarios"][0]["failures"]);
+    assert_eq!(summary["shard"], "1/2,2/2");
+    // The union of the failing runs, replay commands and all, is the unsharded run's.
+    let failing = |lines: &[serde_json::Value]| -> std::collections::BTreeSet<(u64, String)> {
+        lines[..lines.len() - 1]
+            .iter()
+            .map(|l| (l["seed"].as_u64().unwrap(), l["replay"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    assert!(failing(&whole_lines).len() > 10);
+    assert_eq!(failing(&lines), failing(&whole_lines));
+    // The text summary says the same.
+    let text = dosim(&["merge", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(text.status.code(), Some(1));
+    let failures = whole_summary["failures"].as_u64().unwrap();
+    assert!(stdout(&text).contains(&format!("30 runs {failures:>6} failing")), "{}", stdout(&text));
+    assert!(stdout(&text).contains("replay: dosim run racy-counter --seed"), "{}", stdout(&text));
+    // One shard alone is reported with the other missing.
+    let o = dosim(&["merge", a.to_str().unwrap()]);
+    assert!(stdout(&o).contains("missing shards: 2/2"), "{}", stdout(&o));
+    // Bad or missing files are exit 2 with a message.
+    let cut = dir.join("cut.jsonl");
+    let text_a = std::fs::read_to_string(&a).unwrap();
+    std::fs::write(&cut, text_a.lines().next().unwrap()).unwrap();
+    let garbage = dir.join("garbage.jsonl");
+    std::fs::write(&garbage, "{\"summary\": true, \"runs\": \"SECRET-merge-token\"}\n").unwrap();
+    let absent = dir.join("absent.jsonl");
+    let cases: [(Vec<&str>, &str); 5] = [
+        (vec!["merge"], "FILE"),
+        (vec!["merge", absent.to_str().unwrap()], "cannot read"),
+        (vec!["merge", cut.to_str().unwrap()], "has no summary line"),
+        (vec!["merge", garbage.to_str().unwrap()], "is not a summary"),
+        (vec!["merge", a.to_str().unwrap(), a.to_str().unwrap()], "given twice"),
+    ];
+    for (args, message) in cases {
+        let o = dosim(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{args:?}: expected {message:?} in {}", stderr(&o));
+        assert!(!stderr(&o).contains("SECRET"), "{}", stderr(&o));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn merging_the_builtins_passes_when_each_known_defect_was_found_by_some_shard() {
+    let dir = std::env::temp_dir().join(format!("dosim-merge-all-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for k in ["1/3", "2/3", "3/3"] {
+        let o = dosim(&["fuzz", "--seeds", "4", "--shard", k, "--json", "--no-save"]);
+        let path = dir.join(format!("shard-{}.jsonl", &k[..1]));
+        std::fs::write(&path, &o.stdout).unwrap();
+        files.push(path);
+    }
+    let mut args = vec!["merge".to_owned(), "--json".to_owned()];
+    args.extend(files.iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let merged = dosim(&args);
+    let whole = dosim(&["fuzz", "--seeds", "12", "--json", "--no-save"]);
+    assert_eq!(merged.status.code(), whole.status.code(), "{}", stdout(&merged));
+    let m = json(&merged);
+    let w = json(&whole);
+    assert_eq!(m["runs"], w["runs"]);
+    let counts = |s: &serde_json::Value| -> Vec<(String, u64, bool)> {
+        s["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (c["scenario"].as_str().unwrap().to_owned(), c["failures"].as_u64().unwrap(), c["unexpected"] == true)
+            })
+            .collect()
+    };
+    let mut sorted_m = counts(&m);
+    sorted_m.sort();
+    let mut sorted_w = counts(&w);
+    sorted_w.sort();
+    assert_eq!(sorted_m, sorted_w);
+    let _ = std::fs::remove_dir_all(dir);
+}
