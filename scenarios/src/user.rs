@@ -170,7 +170,8 @@ pub fn env_value(text: &str) -> Value {
 /// A user spec as a regression file keeps it, so the file replays on its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
-    /// The module's path, as given.
+    /// The module's path: in a regression file relative to the file's folder (or
+    /// absolute); in memory as given on the command line, or absolute once read from a file.
     pub module: String,
     pub class: String,
     /// Method specs as written.
@@ -186,6 +187,16 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// Whether both record the same run set-up: the same module file (however its path
+    /// is spelled), class, methods, back-end, bindings and values.
+    pub fn same_as(&self, other: &UserRecord) -> bool {
+        let file = |m: &str| std::fs::canonicalize(m).unwrap_or_else(|_| PathBuf::from(m));
+        fn rest(r: &UserRecord) -> (&String, &Vec<String>, &String, &Vec<String>, &Vec<String>) {
+            (&r.class, &r.methods, &r.backend, &r.bindings, &r.vars)
+        }
+        rest(self) == rest(other) && file(&self.module) == file(&other.module)
+    }
+
     /// The spec it records.
     pub fn spec(&self) -> Result<UserSpec, String> {
         Ok(UserSpec {
@@ -234,10 +245,27 @@ impl UserScenario {
             Err(e) if e.contains(dosim_js::inspect::OVER_BUDGET) => return Ok(Self::leak(spec, program, false)),
             Err(e) => return Err(e),
         };
-        let class = exports.iter().find(|e| e.name == spec.class).ok_or_else(|| {
-            let names: Vec<&str> = exports.iter().filter(|e| e.is_class).map(|e| e.name.as_str()).collect();
-            format!("{} exports no class {:?}; its classes: {}", spec.module.display(), spec.class, names.join(", "))
-        })?;
+        let classes = || exports.iter().filter(|e| e.is_class).map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ");
+        let class = match exports.iter().find(|e| e.name == spec.class) {
+            Some(e) if e.is_class => e,
+            // `--class invariant`, say: an export, but not one that `new` can build.
+            Some(_) => {
+                return Err(format!(
+                    "{:?} is not a class: {} exports it as a function or a value; its classes: {}",
+                    spec.class,
+                    spec.module.display(),
+                    classes()
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "{} exports no class {:?}; its classes: {}",
+                    spec.module.display(),
+                    spec.class,
+                    classes()
+                ))
+            }
+        };
         for m in &spec.methods {
             if !class.methods.contains(&m.name) {
                 return Err(format!(

@@ -78,18 +78,70 @@ impl Workload {
         s
     }
 
-    /// Checks every request against the scenario's model.
+    /// Checks the workload's bounds, then every request against the scenario's model.
+    /// Messages name what is wrong, never the offending values (a workload may come from
+    /// a stranger's file).
     pub fn validate(&self, scenario: &dyn Scenario) -> Result<(), String> {
+        self.check_bounds()?;
         for (c, calls) in self.clients.iter().enumerate() {
             for (i, call) in calls.iter().enumerate() {
-                scenario.accepts(&call.request).map_err(|e| {
-                    format!("call {i} of client {c} ({}) does not fit scenario {}: {e}", call.request, scenario.name())
-                })?;
+                if scenario.accepts(&call.request).is_err() {
+                    return Err(format!("call {i} of client {c} does not fit scenario {}", scenario.name()));
+                }
             }
         }
         Ok(())
     }
+
+    /// Checks what any scenario needs of a workload read from a file: fault rates are per
+    /// mille (at most 1000), the slowdown and simulated times stay far from overflow, and
+    /// the sizes are those of a test case, not of a memory bomb.
+    pub fn check_bounds(&self) -> Result<(), String> {
+        let f = &self.faults;
+        let rates = [
+            ("crash_at_await", f.crash_at_await),
+            ("crash_before_commit", f.crash_before_commit),
+            ("read_failure", f.read_failure),
+            ("flush_transient_failure", f.flush_transient_failure),
+            ("flush_hard_failure", f.flush_hard_failure),
+            ("commit_failure", f.commit_failure),
+            ("call_refused", f.call_refused),
+            ("call_reset", f.call_reset),
+            ("reply_lost", f.reply_lost),
+        ];
+        if let Some((name, _)) = rates.iter().find(|(_, r)| *r > 1000) {
+            return Err(format!("the fault rate {name} is above 1000\u{2030} (rates are per mille)"));
+        }
+        if !(1..=MAX_SLOWDOWN).contains(&f.storage_slowdown) {
+            return Err(format!("storage_slowdown must be between 1 and {MAX_SLOWDOWN}"));
+        }
+        if f.timed_crashes as usize > MAX_CRASHES || self.crashes.len() > MAX_CRASHES {
+            return Err(format!("more than {MAX_CRASHES} timed crashes"));
+        }
+        if self.crashes.iter().any(|t| *t > MAX_TIME_MS) {
+            return Err(format!("a timed crash is later than {MAX_TIME_MS} ms"));
+        }
+        if self.clients.len() > MAX_CLIENTS || self.calls() > MAX_CALLS {
+            return Err(format!("more than {MAX_CLIENTS} clients or {MAX_CALLS} calls"));
+        }
+        if self.clients.iter().flatten().any(|c| c.think_ms > MAX_TIME_MS) {
+            return Err(format!("a think time is longer than {MAX_TIME_MS} ms"));
+        }
+        Ok(())
+    }
 }
+
+/// Bounds of a workload read from a file ([`Workload::check_bounds`]): generous next to
+/// what generation and shrinking produce (a few clients, calls and crashes, times in ms).
+pub const MAX_CLIENTS: usize = 1_000;
+/// See [`MAX_CLIENTS`].
+pub const MAX_CALLS: usize = 100_000;
+/// See [`MAX_CLIENTS`].
+pub const MAX_CRASHES: usize = 10_000;
+/// Latest timed crash and longest think time: a simulated day.
+pub const MAX_TIME_MS: u64 = 24 * 3_600_000;
+/// Largest storage slowdown factor.
+pub const MAX_SLOWDOWN: u64 = 1_000;
 
 /// The clients' calls of a scenario, as a shrinkable strategy.
 pub fn clients_strategy(scenario: &dyn Scenario) -> BoxedStrategy<Vec<Vec<Call>>> {

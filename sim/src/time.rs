@@ -40,24 +40,31 @@ pub fn millis_ceil(d: Duration) -> u64 {
     }
 }
 
-/// Parses `500ms`, `30s`, `10m`, `2h` (or a bare number of seconds).
+/// Parses `500ms`, `30s`, `10m`, `2h` (or a bare number of seconds). A duration whose
+/// milliseconds do not fit in a `u64` (what [`SimTime`] counts) is an error, never a
+/// wrapped-around value.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => t.split_at(i),
         None => (t, "s"),
     };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("malformed duration {text:?}: expected a number and a unit, like 30s, 10m or 500ms"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" | "min" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
+    let malformed = || format!("malformed duration {text:?}: expected a number and a unit, like 30s, 10m or 500ms");
+    if num.is_empty() {
+        return Err(malformed());
+    }
+    let ms_per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
         _ => return Err(format!("malformed duration {text:?}: unknown unit {unit:?} (use ms, s, m or h)")),
     };
-    Ok(d)
+    // Only digits are left, so a failed parse is an overflow.
+    let too_long = || format!("duration {text:?} is too long");
+    let n: u64 = num.parse().map_err(|_| too_long())?;
+    let ms = n.checked_mul(ms_per_unit).ok_or_else(too_long)?;
+    Ok(Duration::from_millis(ms))
 }
 
 /// A future that is pending exactly once: the task goes back to the scheduler's ready
@@ -98,6 +105,16 @@ mod tests {
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn durations_that_overflow_are_errors() {
+        let too_long = |t: &str| parse_duration(t).is_err_and(|e| e.contains("too long"));
+        assert!(too_long("99999999999999999999h"));
+        assert!(too_long("18446744073709551615s"));
+        assert!(too_long("5124095576030432h"));
+        assert_eq!(parse_duration("18446744073709551615ms"), Ok(Duration::from_millis(u64::MAX)));
     }
 
     #[test]

@@ -1,18 +1,23 @@
-//! `dosim fuzz`: many seeds of many scenarios, in parallel runs, optionally one shard of
-//! the seed space; progress on a terminal (plain lines otherwise), a summary with the
-//! "sometimes" coverage table, and the first unexpected failure of each scenario shrunk
-//! and saved as a regression file.
+//! `dosim fuzz`: many seeds of many scenarios on a pool of worker threads (every core by
+//! default), optionally one shard of the seed space; progress on a terminal (plain lines
+//! otherwise), a summary with the "sometimes" coverage table, and the first unexpected
+//! failure of each scenario shrunk and saved as a regression file. A first SIGINT/SIGTERM
+//! stops it early with the summary so far.
 
-use super::{replay_command, run_json, usage, RunOptions, EXIT_OK, EXIT_VIOLATION};
-use crate::scenarios::regression::Regression;
+use super::interrupt;
+use super::summary::{self, ExpectName, FirstFailure, ScenarioCounts, SummaryLine};
+use super::{replay_command, run_json, usage, RunOptions};
+use crate::scenarios::regression::{Regression, VERSION};
 use crate::scenarios::shrink::shrink;
-use crate::scenarios::{self, check, Expect, Outcome, Scenario, Verdict};
+use crate::scenarios::{self, check, Outcome, Scenario, Verdict};
 use crate::sim::time::parse_duration;
 use crate::sim::SOMETIMES;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Args)]
@@ -23,7 +28,7 @@ pub(super) struct FuzzArgs {
     /// Number of seeds per scenario.
     #[arg(long)]
     seeds: Option<u64>,
-    /// Wall-clock budget, like 30s or 10m.
+    /// Wall-clock budget, like 30s or 10m (at most 30 days).
     #[arg(long)]
     time: Option<String>,
     /// First seed.
@@ -32,9 +37,10 @@ pub(super) struct FuzzArgs {
     /// Run only shard K of M of the seed space (seeds base + K-1, base + K-1 + M, ...).
     #[arg(long)]
     shard: Option<String>,
-    /// Parallel runs (each on its own thread and runtime).
-    #[arg(long, default_value_t = 1)]
-    jobs: usize,
+    /// Parallel runs, 1 to 1024 (default: every core the system offers). The results do
+    /// not depend on it.
+    #[arg(long)]
+    jobs: Option<u64>,
     /// JSON lines: one per failing run, then a summary line.
     #[arg(long)]
     json: bool,
@@ -51,6 +57,7 @@ pub(super) struct FuzzArgs {
     options: RunOptions,
 }
 
+#[derive(Clone, Copy)]
 enum Budget {
     Seeds(u64),
     Time(Duration),
@@ -81,12 +88,45 @@ struct Tally {
     first_failure: Option<Outcome>,
 }
 
-/// Every `DETERMINISM_SAMPLE`-th run is run twice when checking determinism.
+/// Every `DETERMINISM_SAMPLE`-th seed is run twice when checking determinism.
 const DETERMINISM_SAMPLE: u64 = 16;
 /// Runs spent shrinking each saved failure.
 const SHRINK_BUDGET: u32 = 300;
+/// The most parallel runs `--jobs` accepts: far above any machine's cores, far below
+/// what would exhaust threads.
+const MAX_JOBS: u64 = 1024;
+/// The longest `--time`: a longer budget is a typo (a campaign beyond one machine is
+/// split into shards; see `dosim merge`).
+const MAX_TIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Runs a worker may start ahead of the oldest unreported one, per job: bounds the
+/// results held back to report in order when one run is slow.
+const WINDOW_PER_JOB: u64 = 64;
 
 pub(super) fn fuzz(a: &FuzzArgs) -> i32 {
+    let budget = match (&a.seeds, &a.time) {
+        (Some(0), None) => return usage("--seeds must be at least 1"),
+        (Some(n), None) => Budget::Seeds(*n),
+        (None, Some(t)) => match parse_duration(t) {
+            Ok(d) if d.is_zero() => return usage(format!("--time {t}: the budget must be more than 0")),
+            Ok(d) if d > MAX_TIME => {
+                return usage(format!("--time {t}: at most 30 days (720h); split longer campaigns into --shard runs"))
+            }
+            Ok(d) => Budget::Time(d),
+            Err(e) => return usage(e),
+        },
+        (None, None) => return usage("say how much to run: --seeds N or --time DURATION"),
+        (Some(_), Some(_)) => return usage("--seeds and --time cannot be used together"),
+    };
+    let shard = match a.shard.as_deref().map(parse_shard).transpose() {
+        Ok(s) => s.unwrap_or(Shard { index: 0, count: 1 }),
+        Err(e) => return usage(e),
+    };
+    let jobs = match a.jobs {
+        None => std::thread::available_parallelism().map_or(1, |n| n.get() as u64).min(MAX_JOBS),
+        Some(n) if (1..=MAX_JOBS).contains(&n) => n,
+        Some(n) => return usage(format!("--jobs {n}: between 1 and {MAX_JOBS}")),
+    };
+    // Loading a user module compiles it and runs its top level: after the cheap checks.
     let chosen: Vec<&'static dyn Scenario> = match &a.scenario {
         Some(name) => match a.options.scenario(name) {
             Ok(s) => vec![s],
@@ -98,131 +138,285 @@ pub(super) fn fuzz(a: &FuzzArgs) -> i32 {
         },
         None => scenarios::all().to_vec(),
     };
-    let budget = match (&a.seeds, &a.time) {
-        (Some(n), None) => Budget::Seeds(*n),
-        (None, Some(t)) => match parse_duration(t) {
-            Ok(d) => Budget::Time(d),
-            Err(e) => return usage(e),
-        },
-        (None, None) => return usage("say how much to run: --seeds N or --time DURATION"),
-        (Some(_), Some(_)) => return usage("--seeds and --time cannot be used together"),
-    };
-    let shard = match a.shard.as_deref().map(parse_shard).transpose() {
-        Ok(s) => s.unwrap_or(Shard { index: 0, count: 1 }),
-        Err(e) => return usage(e),
-    };
-    if a.jobs == 0 {
-        return usage("--jobs must be at least 1");
+    if let Err(e) = interrupt::install() {
+        eprintln!("warning: {e}; an interruption will lose the summary");
     }
-    let determinism = a.check_determinism || std::env::var_os("CI").is_some();
-    let seed_of = |i: u64| a.base_seed.wrapping_add(i.wrapping_mul(shard.count)).wrapping_add(shard.index);
     let started = Instant::now();
-    let mut tallies: Vec<Tally> =
-        chosen.iter().map(|s| Tally { scenario: *s, runs: 0, failures: 0, first_failure: None }).collect();
-    let mut sometimes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut nondeterministic: Vec<String> = Vec::new();
-    let flags = a.options.flags();
-    let terminal = std::io::stderr().is_terminal() && !a.json;
-    let mut last_line = Instant::now();
-    let mut next: u64 = 0;
-    loop {
-        let batch = match budget {
-            Budget::Seeds(n) if next >= n => break,
-            Budget::Seeds(n) => (n - next).min(32 * a.jobs as u64),
-            Budget::Time(d) if started.elapsed() >= d => break,
-            Budget::Time(_) => 4 * a.jobs as u64,
-        };
-        let seeds: Vec<u64> = (next..next + batch).map(seed_of).collect();
-        next += batch;
-        for t in tallies.iter_mut() {
-            for (i, o) in run_many(t.scenario, &seeds, &a.options, a.jobs).into_iter().enumerate() {
-                t.runs += 1;
-                for (k, v) in &o.report.stats.sometimes {
-                    *sometimes.entry(k.clone()).or_default() += v;
-                }
-                if determinism && (next - batch + i as u64) % DETERMINISM_SAMPLE == 0 {
-                    let again = check(t.scenario, a.options.config(o.report.seed));
-                    if again.report.trace_hash != o.report.trace_hash {
-                        nondeterministic.push(format!(
-                            "{} seed {}: trace hashes {} and {}",
-                            t.scenario.name(),
-                            o.report.seed,
-                            o.report.trace_hash,
-                            again.report.trace_hash
-                        ));
-                    }
-                }
-                if o.verdict() == Verdict::Fail {
-                    t.failures += 1;
-                    if a.json {
-                        let mut j = run_json(&o, Duration::ZERO);
-                        j["replay"] = replay_command(o.scenario, o.report.seed, &flags).into();
-                        println!("{j}");
-                    }
-                    if t.first_failure.is_none() {
-                        t.first_failure = Some(o);
-                    }
-                }
-            }
-        }
-        let (runs, fails): (u64, u64) = tallies.iter().fold((0, 0), |(r, f), t| (r + t.runs, f + t.failures));
-        let rate = runs as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        if terminal {
-            eprint!("\r{runs} runs, {rate:.0} runs/s, {fails} failing ");
-            let _ = std::io::stderr().flush();
-        } else if last_line.elapsed() >= Duration::from_secs(2) {
-            eprintln!(
-                "progress: {runs} runs, {rate:.0} runs/s, {fails} failing, {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
-            last_line = Instant::now();
-        }
-    }
-    if terminal {
-        eprintln!();
-    }
+    let pool = Pool {
+        scenarios: &chosen,
+        options: &a.options,
+        base_seed: a.base_seed,
+        shard,
+        determinism: a.check_determinism || std::env::var_os("CI").is_some(),
+    };
+    let outcome = pool.run(budget, jobs, a.json, started);
+    let interrupted = outcome.interrupted;
+    let (tallies, sometimes) = (outcome.tallies, outcome.sometimes);
     let single = a.scenario.is_some();
     let saved = if a.no_save { Vec::new() } else { save_failures(&tallies, single, a) };
-    report(&tallies, &sometimes, &nondeterministic, &saved, started.elapsed(), a, single)
+    let line = SummaryLine {
+        summary: true,
+        dosim_version: VERSION.to_owned(),
+        shard: format!("{}/{}", shard.index + 1, shard.count),
+        base_seed: a.base_seed,
+        single,
+        interrupted,
+        runs: tallies.iter().map(|t| t.runs).sum(),
+        failures: tallies.iter().map(|t| t.failures).sum(),
+        scenarios: tallies
+            .iter()
+            .map(|t| {
+                let expect = ExpectName::from(t.scenario.expect());
+                ScenarioCounts {
+                    scenario: t.scenario.name().to_owned(),
+                    runs: t.runs,
+                    failures: t.failures,
+                    expect,
+                    unexpected: summary::unexpected(expect, t.failures, single),
+                }
+            })
+            .collect(),
+        never_reached: SOMETIMES.iter().filter(|p| !sometimes.contains_key(**p)).map(|p| (*p).to_owned()).collect(),
+        sometimes,
+        nondeterministic: outcome.nondeterministic,
+        errors: outcome.errors,
+        saved,
+        wall_s: started.elapsed().as_secs_f64(),
+    };
+    report(&line, &tallies, a)
 }
 
-/// Runs `seeds` on up to `jobs` threads; results come back in seed order.
-fn run_many(scenario: &'static dyn Scenario, seeds: &[u64], options: &RunOptions, jobs: usize) -> Vec<Outcome> {
-    if jobs <= 1 {
-        return seeds.iter().map(|&s| check(scenario, options.config(s))).collect();
+/// What the pool hands back.
+struct Finished {
+    tallies: Vec<Tally>,
+    sometimes: BTreeMap<String, u64>,
+    nondeterministic: Vec<String>,
+    /// Panics of dosim itself.
+    errors: Vec<String>,
+    /// Whether a signal stopped it before the budget was spent.
+    interrupted: bool,
+}
+
+/// One run's result, reduced to what the report needs (a passing run's report is dropped
+/// on the worker).
+struct Ran {
+    sometimes: BTreeMap<String, u64>,
+    failure: Option<Outcome>,
+    nondeterministic: Option<String>,
+}
+
+/// Which runs to make. Run `i` is seed index `i / scenarios` of scenario `i % scenarios`:
+/// every scenario advances together, so a time budget spreads evenly, and the order (and
+/// so the output) is the same for any number of jobs.
+struct Pool<'a> {
+    scenarios: &'a [&'static dyn Scenario],
+    options: &'a RunOptions,
+    base_seed: u64,
+    shard: Shard,
+    determinism: bool,
+}
+
+/// Hand-out state shared by the workers.
+struct Dispatch {
+    /// The next run to start.
+    next: u64,
+    /// Runs reported so far (always a prefix: 0..reported).
+    reported: u64,
+    /// No new run is to start.
+    stop: bool,
+}
+
+impl Pool<'_> {
+    fn seed_of(&self, index: u64) -> u64 {
+        self.base_seed.wrapping_add(index.wrapping_mul(self.shard.count)).wrapping_add(self.shard.index)
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::with_capacity(seeds.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
-                let o = check(scenario, options.config(seed));
-                results.lock().expect("a fuzz worker panicked").push((i, o));
+
+    /// Run `i`, on a worker.
+    fn run_one(&self, i: u64) -> Ran {
+        let n = self.scenarios.len() as u64;
+        let (scenario, index) = (self.scenarios[(i % n) as usize], i / n);
+        let o = check(scenario, self.options.config(self.seed_of(index)));
+        let nondeterministic = (self.determinism && index % DETERMINISM_SAMPLE == 0)
+            .then(|| check(scenario, self.options.config(o.report.seed)))
+            .filter(|again| again.report.trace_hash != o.report.trace_hash)
+            .map(|again| {
+                format!(
+                    "{} seed {}: trace hashes {} and {}",
+                    scenario.name(),
+                    o.report.seed,
+                    o.report.trace_hash,
+                    again.report.trace_hash
+                )
             });
-        }
-    });
-    let mut r = results.into_inner().expect("a fuzz worker panicked");
-    r.sort_by_key(|(i, _)| *i);
-    r.into_iter().map(|(_, o)| o).collect()
-}
+        let sometimes = o.report.stats.sometimes.clone();
+        let failure = (o.verdict() == Verdict::Fail).then_some(o);
+        Ran { sometimes, failure, nondeterministic }
+    }
 
-/// Whether a scenario's failures are a surprise: with one scenario named, any failure
-/// is a finding; over all built-ins, a known defect is expected to fail.
-fn unexpected(t: &Tally, single: bool) -> bool {
-    match (single, t.scenario.expect()) {
-        (true, _) | (false, Expect::Pass) => t.failures > 0,
-        (false, Expect::Defect) => t.failures == 0,
+    /// Runs until the budget is spent or a signal arrives, on `jobs` workers, and reports
+    /// each run in run order on this thread.
+    fn run(&self, budget: Budget, jobs: u64, json: bool, started: Instant) -> Finished {
+        let n = self.scenarios.len() as u64;
+        // Past u64::MAX runs the budget is endless anyway.
+        let limit = match budget {
+            Budget::Seeds(s) => s.saturating_mul(n),
+            Budget::Time(_) => u64::MAX,
+        };
+        let deadline = match budget {
+            Budget::Time(d) => started.checked_add(d),
+            Budget::Seeds(_) => None,
+        };
+        // More workers than runs would only start and stop.
+        let jobs = jobs.min(limit.max(1));
+        let window = WINDOW_PER_JOB * jobs;
+        let dispatch = Mutex::new(Dispatch { next: 0, reported: 0, stop: false });
+        let wake = Condvar::new();
+        let lock = || dispatch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut fin = Finished {
+            tallies: self
+                .scenarios
+                .iter()
+                .map(|s| Tally { scenario: *s, runs: 0, failures: 0, first_failure: None })
+                .collect(),
+            sometimes: BTreeMap::new(),
+            nondeterministic: Vec::new(),
+            errors: Vec::new(),
+            interrupted: false,
+        };
+        let flags = self.options.flags();
+        let terminal = std::io::stderr().is_terminal() && !json;
+        let mut last_line = Instant::now();
+        let mut crashed: Option<String> = None;
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::channel::<(u64, std::thread::Result<Ran>)>();
+            for _ in 0..jobs {
+                let tx = tx.clone();
+                let (lock, wake) = (&lock, &wake);
+                scope.spawn(move || loop {
+                    let i = {
+                        let mut d = lock();
+                        loop {
+                            if d.stop || d.next >= limit {
+                                return;
+                            }
+                            if d.next < d.reported.saturating_add(window) {
+                                break;
+                            }
+                            d = wake.wait(d).unwrap_or_else(std::sync::PoisonError::into_inner);
+                        }
+                        d.next += 1;
+                        d.next - 1
+                    };
+                    // A panic in dosim itself stops the pool instead of leaving a hole in
+                    // the order that the others would wait on forever.
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_one(i)));
+                    if tx.send((i, ran)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(tx);
+            let mut held: BTreeMap<u64, std::thread::Result<Ran>> = BTreeMap::new();
+            let mut reported = 0u64;
+            let mut stopped = false;
+            loop {
+                let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+                let signalled = interrupt::requested();
+                if !stopped && (timed_out || signalled || crashed.is_some()) {
+                    stopped = true;
+                    // A signal after the budget ran out interrupts nothing.
+                    fin.interrupted = signalled && lock().next < limit;
+                    lock().stop = true;
+                    wake.notify_all();
+                }
+                match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok((i, ran)) => {
+                        held.insert(i, ran);
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    // Every worker is done: all they started has been received.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                let before = reported;
+                while let Some(ran) = held.remove(&reported) {
+                    match ran {
+                        Ok(ran) => self.tally(&mut fin, reported, ran, json, &flags),
+                        Err(panic) => {
+                            let what = panic
+                                .downcast_ref::<&str>()
+                                .map(|s| (*s).to_owned())
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_default();
+                            crashed.get_or_insert(format!("run {reported}: {what}"));
+                        }
+                    }
+                    reported += 1;
+                }
+                if reported > before {
+                    lock().reported = reported;
+                    wake.notify_all();
+                }
+                let runs: u64 = fin.tallies.iter().map(|t| t.runs).sum();
+                let fails: u64 = fin.tallies.iter().map(|t| t.failures).sum();
+                let rate = runs as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                if terminal && last_line.elapsed() >= Duration::from_millis(100) {
+                    eprint!("\r{runs} runs, {rate:.0} runs/s, {fails} failing ");
+                    let _ = std::io::stderr().flush();
+                    last_line = Instant::now();
+                } else if !terminal && last_line.elapsed() >= Duration::from_secs(2) {
+                    eprintln!(
+                        "progress: {runs} runs, {rate:.0} runs/s, {fails} failing, {:.0} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                    last_line = Instant::now();
+                }
+            }
+        });
+        if terminal {
+            eprintln!();
+        }
+        if let Some(c) = crashed {
+            fin.errors.push(format!("dosim itself panicked in {c}; the fuzz run stopped there (a bug in dosim)"));
+        }
+        fin
+    }
+
+    /// Adds run `i` to the tallies, in run order.
+    fn tally(&self, fin: &mut Finished, i: u64, ran: Ran, json: bool, flags: &str) {
+        let t = &mut fin.tallies[(i % self.scenarios.len() as u64) as usize];
+        t.runs += 1;
+        for (k, v) in ran.sometimes {
+            *fin.sometimes.entry(k).or_default() += v;
+        }
+        fin.nondeterministic.extend(ran.nondeterministic);
+        if let Some(o) = ran.failure {
+            t.failures += 1;
+            if json {
+                let mut j = run_json(&o, Duration::ZERO);
+                j["replay"] = replay_command(o.scenario, o.report.seed, flags).into();
+                println!("{j}");
+            }
+            if t.first_failure.is_none() {
+                t.first_failure = Some(o);
+            }
+        }
     }
 }
 
-/// Shrinks the first unexpected failure of each scenario and saves it.
+/// Shrinks the first unexpected failure of each scenario and saves it; once interrupted,
+/// saves the failures as they are, unshrunk.
 fn save_failures(tallies: &[Tally], single: bool, a: &FuzzArgs) -> Vec<String> {
     let mut saved = Vec::new();
-    for t in tallies.iter().filter(|t| unexpected(t, single)) {
+    for t in tallies {
+        if !summary::unexpected(t.scenario.expect().into(), t.failures, single) {
+            continue;
+        }
         let Some(first) = &t.first_failure else { continue };
-        let shrunk = shrink(t.scenario, a.options.config(first.report.seed), SHRINK_BUDGET);
+        let shrunk = if interrupt::requested() {
+            None
+        } else {
+            shrink(t.scenario, a.options.config(first.report.seed), SHRINK_BUDGET)
+        };
         let outcome = shrunk.as_ref().map_or(first, |s| &s.outcome);
         let Some(regression) = Regression::from_outcome(outcome) else { continue };
         match regression.save(&a.save) {
@@ -233,67 +427,32 @@ fn save_failures(tallies: &[Tally], single: bool, a: &FuzzArgs) -> Vec<String> {
     saved
 }
 
-fn report(
-    tallies: &[Tally],
-    sometimes: &BTreeMap<String, u64>,
-    nondeterministic: &[String],
-    saved: &[String],
-    wall: Duration,
-    a: &FuzzArgs,
-    single: bool,
-) -> i32 {
-    let runs: u64 = tallies.iter().map(|t| t.runs).sum();
-    let failures: u64 = tallies.iter().map(|t| t.failures).sum();
-    let never: Vec<&str> = SOMETIMES.iter().copied().filter(|p| !sometimes.contains_key(*p)).collect();
-    let flags = a.options.flags();
+fn report(line: &SummaryLine, tallies: &[Tally], a: &FuzzArgs) -> i32 {
     if a.json {
-        let per: Vec<_> = tallies
+        println!("{}", serde_json::to_string(line).expect("a summary is JSON"));
+    } else {
+        let rate = line.runs as f64 / line.wall_s.max(1e-9);
+        if line.interrupted {
+            println!("interrupted after {} runs: the summary covers those runs only", line.runs);
+        }
+        println!("{} runs in {:.2} s ({rate:.0} runs/s)", line.runs, line.wall_s);
+        let flags = a.options.flags();
+        let firsts: Vec<Option<FirstFailure>> = tallies
             .iter()
-            .map(|t| serde_json::json!({"scenario": t.scenario.name(), "runs": t.runs, "failures": t.failures}))
+            .map(|t| {
+                t.first_failure.as_ref().map(|o| FirstFailure {
+                    seed: o.report.seed,
+                    violation: o.violations.first().map(ToString::to_string),
+                    replay: replay_command(o.scenario, o.report.seed, &flags),
+                    more: 0,
+                })
+            })
             .collect();
-        println!(
-            "{}",
-            serde_json::json!({"summary": true, "runs": runs, "failures": failures, "scenarios": per,
-                "sometimes": sometimes, "never_reached": never, "nondeterministic": nondeterministic,
-                "saved": saved, "wall_s": wall.as_secs_f64()})
-        );
-    } else {
-        let rate = runs as f64 / wall.as_secs_f64().max(1e-9);
-        println!("{runs} runs in {:.2} s ({rate:.0} runs/s)", wall.as_secs_f64());
-        for t in tallies {
-            let note = match (t.scenario.expect(), t.failures) {
-                (Expect::Defect, 0) => "known defect NOT found",
-                (Expect::Defect, _) if single => "FAILING (its known defect)",
-                (Expect::Defect, _) => "known defect found, as expected",
-                (Expect::Pass, 0) => "pass",
-                (Expect::Pass, _) => "FAILING",
-            };
-            println!("  {:<16} {:>6} runs {:>6} failing  {note}", t.scenario.name(), t.runs, t.failures);
-            if let Some(o) = &t.first_failure {
-                if let Some(v) = o.violations.first() {
-                    println!("      first failure: seed {}: {v}", o.report.seed);
-                }
-                println!("      replay: {}", replay_command(o.scenario, o.report.seed, &flags));
-            }
-        }
-        println!("sometimes (interesting states reached, over all runs):");
-        for p in SOMETIMES {
-            match sometimes.get(*p) {
-                Some(n) => println!("  {n:>8}  {p}"),
-                None => println!("  {:>8}  {p}   <- never reached", 0),
-            }
-        }
-        for path in saved {
-            println!("saved: {path}  (replay: dosim replay {path} --trace)");
-        }
-        for n in nondeterministic {
-            println!("NONDETERMINISM: {n}");
-        }
+        summary::print_tables(line, &firsts);
     }
-    let surprise = tallies.iter().any(|t| unexpected(t, single));
-    if surprise || !nondeterministic.is_empty() {
-        EXIT_VIOLATION
-    } else {
-        EXIT_OK
+    let status = summary::fuzz_status(line);
+    if line.interrupted {
+        eprintln!("interrupted: exit status {status}");
     }
+    status
 }

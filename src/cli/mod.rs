@@ -1,11 +1,15 @@
-//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`, `conformance`, `bench`.
-//! Exit codes: 0 all as expected, 1 a violation was found, 2 bad usage or bad input (with a
-//! message saying what was wrong).
+//! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`, `merge`,
+//! `conformance`, `bench`. Exit codes: 0 all as expected, 1 a violation was found, 2 bad
+//! usage or bad input (with a message saying what was wrong), 130 a fuzz run stopped by
+//! SIGINT/SIGTERM that had found nothing unexpected.
 
 mod bench;
 mod conformance;
 mod fuzz;
+mod interrupt;
+mod merge;
 mod replay;
+mod summary;
 
 use crate::scenarios::{self, Expect, Outcome, Scenario, Verdict};
 use crate::sim::{Budgets, FaultPolicy, GatePolicy, SimConfig};
@@ -38,6 +42,8 @@ enum Command {
     Shrink(replay::ShrinkArgs),
     /// Run scenarios over many seeds.
     Fuzz(fuzz::FuzzArgs),
+    /// Merge the `fuzz --json` outputs of a campaign's shards into one summary.
+    Merge(merge::MergeArgs),
     /// Run the storage programs on dosim and on workerd (needs Node.js) and compare.
     Conformance(conformance::ConformanceArgs),
     /// Measure how fast dosim explores, against baselines timed in the same run.
@@ -212,6 +218,7 @@ pub fn main() -> i32 {
         Command::Replay(a) => replay::replay(&a),
         Command::Shrink(a) => replay::shrink(&a),
         Command::Fuzz(a) => fuzz::fuzz(&a),
+        Command::Merge(a) => merge::merge(&a),
         Command::Conformance(a) => conformance::conformance(&a),
         Command::Bench(a) => bench::bench(&a),
     }

@@ -58,6 +58,9 @@ pub(super) struct ReplayArgs {
     /// The scenario the file must belong to (a check).
     #[arg(long)]
     scenario: Option<String>,
+    /// Replay a file written by a newer dosim (refused otherwise).
+    #[arg(long)]
+    allow_newer: bool,
     #[command(flatten)]
     show: Show,
     #[command(flatten)]
@@ -104,7 +107,8 @@ pub(super) fn replay(a: &ReplayArgs) -> i32 {
     if a.seed.is_some() {
         return usage("--seed is for replaying a scenario; a regression file carries its own seed");
     }
-    let regression = match Regression::load(Path::new(&a.target)) {
+    let path = Path::new(&a.target);
+    let regression = match Regression::read(path, a.allow_newer) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
@@ -112,6 +116,17 @@ pub(super) fn replay(a: &ReplayArgs) -> i32 {
         if *want != regression.scenario {
             return usage(format!("{} belongs to scenario {:?}, not {want:?}", a.target, regression.scenario));
         }
+    }
+    // The file chooses code to run: say so before anything of it runs (loading the
+    // module runs its top level).
+    if let Some(m) = &regression.module {
+        let mut classes = vec![m.class.clone()];
+        classes.extend(m.bindings.iter().filter_map(|b| b.split_once('=').map(|(_, c)| c.to_owned())));
+        let what = if classes.len() == 1 { "class" } else { "classes" };
+        eprintln!("note: {} runs the code of module {} ({what} {})", a.target, m.module, classes.join(", "));
+    }
+    if let Err(e) = regression.check(&a.target) {
+        return usage(e);
     }
     let started = Instant::now();
     let outcome = match regression.replay() {
