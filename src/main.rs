@@ -8,5 +8,9 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Objects live in UTC, as on workerd: the JS host's Date already is, and this keeps
+    // the host's zone out of everything else that asks the C library (SQLite's
+    // 'localtime'). Set before any thread starts, and before anything reads it.
+    std::env::set_var("TZ", "UTC");
     std::process::exit(dosim::cli::main());
 }

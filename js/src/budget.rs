@@ -47,6 +47,7 @@ pub(crate) struct Meter {
     abandon: Arc<AtomicBool>,
     memory: Rc<Memory>,
     over: Cell<Option<Overrun>>,
+    reported: Cell<bool>,
 }
 
 impl Meter {
@@ -59,6 +60,7 @@ impl Meter {
             abandon,
             memory,
             over: Cell::new(None),
+            reported: Cell::new(false),
         }
     }
 
@@ -73,7 +75,9 @@ impl Meter {
         self.turn.set(turn);
         let run = self.run.0.get() + 1;
         self.run.0.set(run);
-        let over = if self.abandon.load(Ordering::Relaxed) {
+        let over = if self.memory.refused.get() {
+            Some(Overrun::Memory)
+        } else if self.abandon.load(Ordering::Relaxed) {
             Some(Overrun::Watchdog)
         } else if run > self.run_limit {
             Some(Overrun::Run)
@@ -92,26 +96,19 @@ impl Meter {
         if self.over.get().is_none() {
             self.turn.set(0);
         }
-        INTERRUPTED.with(|i| i.set(self.over.get().is_some()));
+        INTERRUPTED.with(|i| i.set(self.over.get().is_some() || self.memory.refused.get()));
     }
 
-    /// The budget that ran out, reported once (memory as soon as an allocation failed).
+    /// The budget that ran out, the first time it is asked (memory as soon as an
+    /// allocation was refused): each overrun is reported once.
     pub(crate) fn take_overrun(&self) -> Option<Overrun> {
-        if self.memory.refused.replace(false) && self.over.get().is_none() {
+        if self.memory.refused.get() && self.over.get().is_none() {
             self.over.set(Some(Overrun::Memory));
-            return Some(Overrun::Memory);
         }
         match self.over.get() {
-            Some(o) if !self.reported() => {
-                self.turn.set(u64::MAX);
-                Some(o)
-            }
+            Some(o) if !self.reported.replace(true) => Some(o),
             _ => None,
         }
-    }
-
-    fn reported(&self) -> bool {
-        self.turn.get() == u64::MAX
     }
 }
 
@@ -134,7 +131,9 @@ impl Memory {
     fn admit(&self, more: usize, less: usize) -> bool {
         let next = self.used.get().saturating_sub(less).saturating_add(more);
         if next > self.limit {
+            // The engine's code stops at its next check, and so do its microtasks.
             self.refused.set(true);
+            INTERRUPTED.with(|i| i.set(true));
             return false;
         }
         true

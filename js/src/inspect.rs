@@ -28,19 +28,7 @@ const STAND_IN: &str = r#"
 class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }
 globalThis.DurableObject = DurableObject;
 globalThis.__dosimWorkers = { DurableObject, WorkerEntrypoint: class extends DurableObject {}, env: {} };
-{
-  const RealDate = Date;
-  const Frozen = function (...args) {
-    if (!new.target) return new RealDate(0).toString();
-    return args.length === 0 ? new RealDate(0) : new RealDate(...args);
-  };
-  Frozen.prototype = RealDate.prototype;
-  Frozen.now = () => 0;
-  Frozen.parse = RealDate.parse;
-  Frozen.UTC = RealDate.UTC;
-  globalThis.Date = Frozen;
-}
-globalThis.performance = { now: () => 0, timeOrigin: 0 };
+globalThis.__dosimInstallDate(() => 0);
 let seed = 1;
 Math.random = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
 // A class's `prototype` is read-only; a plain function's is writable.
@@ -73,6 +61,7 @@ fn with_namespace<R>(
     meter.new_turn();
     let out = cx.with(|ctx| {
         let fail = |e| format!("{}: {}", program.root(), exception_text(&ctx, e));
+        ctx.eval::<(), _>(crate::instance::DATE_SCRIPT).map_err(fail)?;
         ctx.eval::<(), _>(STAND_IN).map_err(fail)?;
         let loaded = Module::import(&ctx, program.root()).map_err(fail)?;
         drain(&ctx);

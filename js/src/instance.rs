@@ -16,6 +16,8 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 const PRELUDE: &str = include_str!("prelude.js");
+/// `Date` in UTC on the simulated clock, set up before the prelude (see the file).
+pub(crate) const DATE_SCRIPT: &str = include_str!("platform/date.js");
 /// The prelude's module name (it exports the installer as `default`).
 const PRELUDE_MODULE: &str = "dosim:prelude";
 
@@ -184,6 +186,7 @@ impl Instance {
     fn construct(&self, class: &JsClass) -> Result<(), Error> {
         self.enter(0, |ctx| {
             let fail = |e: rquickjs::Error| Error::app(exception_text(&ctx, e));
+            ctx.eval::<(), _>(DATE_SCRIPT).map_err(fail)?;
             // SAFETY: bytecode written by this QuickJS build (prelude_bytecode).
             let module = unsafe { Module::load(ctx.clone(), prelude_bytecode()) }.map_err(fail)?;
             let (module, _) = module.eval().map_err(fail)?;

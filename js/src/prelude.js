@@ -145,18 +145,7 @@
 
   // ---- time, randomness, console ----
 
-  const RealDate = Date;
-  function SimDate(...args) {
-    if (!new.target) return new RealDate(host.now()).toString();
-    return args.length === 0 ? new RealDate(host.now()) : new RealDate(...args);
-  }
-  SimDate.prototype = RealDate.prototype;
-  SimDate.now = () => host.now();
-  SimDate.parse = RealDate.parse;
-  SimDate.UTC = RealDate.UTC;
-  Object.defineProperty(RealDate.prototype, "constructor", { value: SimDate, writable: true, configurable: true });
-  globalThis.Date = SimDate;
-  globalThis.performance = { now: () => host.now() };
+  const RealDate = globalThis.__dosimInstallDate(() => host.now());
   Math.random = () => host.random();
 
   const hex = (n) => {
