@@ -35,6 +35,8 @@ fn dosim(args: &[&str], env: &[(&str, &str)]) -> Ran {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (out, err) = (dir.join(format!("{n}.out")), dir.join(format!("{n}.err")));
     let started = Instant::now();
+    // Reaped below with `wait4`, which also gives the child's own peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_dosim"))
         .args(args)
         .envs(env.iter().copied())

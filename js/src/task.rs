@@ -332,14 +332,11 @@ fn succeed<'js>(
                 Ok(text) if text.len() as u64 > inst.state.world().config().budgets.reply_bytes => {
                     let limit = inst.state.world().config().budgets.reply_bytes;
                     let event = inst.events.borrow().get(&inst.current.get()).cloned().unwrap_or_default();
-                    inst.state.world().violation(
-                        "budget",
-                        format!(
-                            "{}: {event} replied with {} bytes, over the limit of {limit} (budget reply-bytes)",
-                            inst.state.label(),
-                            text.len()
-                        ),
-                    );
+                    inst.state.world().overran(format!(
+                        "{}: {event} replied with {} bytes, over the limit of {limit} (budget reply-bytes)",
+                        inst.state.label(),
+                        text.len()
+                    ));
                     Err(Error::app(format!(
                         "RangeError: the reply is {} bytes serialized, over the {limit}-byte limit of a call's \
                          result (budget reply-bytes)",

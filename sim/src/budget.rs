@@ -37,6 +37,9 @@ pub struct Budgets {
     /// Turns (strand polls that run object code) the whole run may take (`run-turns`);
     /// past it the run stops. Catches endless timer chains and livelocks.
     pub run_turns: u64,
+    /// Budget findings after which the run stops (`overruns`): each costs a whole budget
+    /// of work, and the first already decides the verdict.
+    pub overruns: u32,
     /// Trace lines kept (`trace-lines`); later lines still count in `trace_hash`.
     pub trace_lines: usize,
     /// Wall-clock seconds a run may take before the watchdog ends it (`watchdog`, 0 for
@@ -54,6 +57,7 @@ impl Default for Budgets {
             reply_bytes: 32 * 1024 * 1024,
             sql_statement_steps: 20_000_000,
             run_turns: 100_000,
+            overruns: 2,
             trace_lines: 300_000,
             watchdog_secs: 60,
         }
@@ -69,6 +73,7 @@ pub const BUDGET_NAMES: &[(&str, &str)] = &[
     ("reply-bytes", "bytes of one reply (suffixes KiB, MiB, GiB)"),
     ("sql-steps", "virtual machine steps of one SQL statement"),
     ("run-turns", "turns of object code in the whole run"),
+    ("overruns", "budget findings after which the run stops"),
     ("trace-lines", "trace lines kept (later ones are still hashed)"),
     ("watchdog", "wall-clock seconds a run may take (0: no watchdog)"),
 ];
@@ -100,6 +105,9 @@ impl Budgets {
             "reply-bytes" => self.reply_bytes = positive(number)?,
             "sql-steps" => self.sql_statement_steps = positive(number)?,
             "run-turns" => self.run_turns = positive(number)?,
+            "overruns" => {
+                self.overruns = u32::try_from(positive(number)?).map_err(|_| format!("--limit {name}: too large"))?
+            }
             "trace-lines" => {
                 self.trace_lines =
                     usize::try_from(positive(number)?).map_err(|_| format!("--limit {name}: too large"))?
@@ -129,6 +137,7 @@ impl Budgets {
         push("reply-bytes", self.reply_bytes, d.reply_bytes);
         push("sql-steps", self.sql_statement_steps, d.sql_statement_steps);
         push("run-turns", self.run_turns, d.run_turns);
+        push("overruns", self.overruns.into(), d.overruns.into());
         push("trace-lines", self.trace_lines as u64, d.trace_lines as u64);
         push("watchdog", self.watchdog_secs, d.watchdog_secs);
         out

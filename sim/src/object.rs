@@ -208,7 +208,7 @@ impl State {
         let mut error = crate::error::Error::reset(error_text);
         error.overloaded = true;
         if let Some(core) = self.core.upgrade() {
-            self.world.violation("budget", format!("{}: {event} {detail} (budget {budget})", core.label));
+            self.world.overran(format!("{}: {event} {detail} (budget {budget})", core.label));
             if core.incarnation() == self.storage.incarnation() {
                 core.reset(&format!("over budget {budget}"), error.clone());
             }

@@ -51,6 +51,8 @@ pub(crate) struct WorldInner {
     trace_overflow: RefCell<Option<(crate::trace::Fnv64, u64)>>,
     /// How many objects deep each strand's request is (absent: 0, a client's call).
     strand_depth: RefCell<BTreeMap<u64, u32>>,
+    /// Costly budget overruns so far (see [`World::overran`]).
+    overruns: Cell<u32>,
 }
 
 /// At most this many violations of one checker are kept; the rest are counted.
@@ -85,6 +87,7 @@ impl World {
             abandon,
             trace_overflow: RefCell::new(None),
             strand_depth: RefCell::new(BTreeMap::new()),
+            overruns: Cell::new(0),
             config,
         }))
     }
@@ -286,6 +289,19 @@ impl World {
         let n = v.iter().filter(|x| x.checker == checker).count();
         if n < MAX_VIOLATIONS_PER_CHECKER {
             v.push(Violation { checker: checker.to_owned(), message, at: self.now() });
+        }
+    }
+
+    /// A costly budget ran out (`message` says which, where): a `budget` finding. Each
+    /// such overrun costs a whole budget of work, so past `overruns` of them the run has
+    /// said what it has to say and stops (or a fuzz run over such an object would crawl).
+    pub fn overran(&self, message: impl Into<String>) {
+        self.violation("budget", message);
+        let count = self.0.overruns.get() + 1;
+        self.0.overruns.set(count);
+        let limit = self.0.config.budgets.overruns;
+        if count >= limit {
+            self.stop("budget", format!("the run stopped after {limit} budget overruns (budget overruns)"));
         }
     }
 

@@ -97,7 +97,7 @@ struct RunOptions {
     #[arg(long = "env", value_name = "NAME=VALUE")]
     vars: Vec<String>,
     /// Change a budget (repeatable): js-turn-steps, js-run-steps, js-memory, call-depth,
-    /// reply-bytes, sql-steps, run-turns, trace-lines, watchdog (seconds). Object code
+    /// reply-bytes, sql-steps, run-turns, overruns, trace-lines, watchdog (seconds). Object code
     /// that overruns one is stopped and reported as a `budget` finding.
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     limits: Vec<String>,

@@ -70,13 +70,10 @@ impl Sql {
         };
         if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
             let steps = core.world.config().budgets.sql_statement_steps;
-            core.world.violation(
-                "budget",
-                format!(
-                    "{}: a SQL statement ran more than {steps} steps and was interrupted (budget sql-steps)",
-                    core.label
-                ),
-            );
+            core.world.overran(format!(
+                "{}: a SQL statement ran more than {steps} steps and was interrupted (budget sql-steps)",
+                core.label
+            ));
         }
         if began.get() {
             let no = match &mut *core.store.borrow_mut() {
