@@ -278,6 +278,7 @@ impl Builder {
 
     /// Runs the test; panics with the seed, the violation and the replay command on a
     /// failure, and with a clear message on bad environment variables.
+    #[track_caller]
     pub fn check<F, Fut>(self, body: F)
     where
         F: Fn(World) -> Fut + Send + Sync + 'static,
