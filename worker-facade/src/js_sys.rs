@@ -4,6 +4,23 @@
 
 use serde::de::DeserializeOwned;
 
+/// `js_sys::futures` (wasm-bindgen-futures).
+pub mod futures {
+    use std::future::Future;
+
+    /// Runs `future` as work of the object whose code calls it (a strand that enters
+    /// through the input gate and dies with the instance); outside any object (Worker
+    /// code, which dosim does not run) it is dropped.
+    pub fn spawn_local<F: Future<Output = ()> + 'static>(future: F) {
+        if let Some(state) = crate::dosim::current() {
+            state.spawn_event("spawn_local", async move {
+                future.await;
+                Ok(())
+            });
+        }
+    }
+}
+
 /// A JavaScript value: JSON, or `undefined`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JsValue(Option<serde_json::Value>);

@@ -27,7 +27,8 @@ pub use env::{Env, Secret, StringBinding, Var};
 pub use error::Error;
 pub use http::{Date, DateInit, Headers, Method, Request, RequestInit, Response, ResponseBody, ResponseBuilder};
 pub use sql::{SqlCursor, SqlCursorIterator, SqlCursorRawIterator, SqlStorage, SqlStorageValue};
-pub use websocket::{WebSocket, WebSocketPair};
+pub use websocket::ws_events::{self, CloseEvent, MessageEvent, WebsocketEvent};
+pub use websocket::{EventStream, WebSocket, WebSocketPair};
 
 pub use dosim_macros::{durable_object, event, send};
 pub use url;

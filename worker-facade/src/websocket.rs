@@ -99,3 +99,93 @@ impl WebSocketPair {
         Ok(WebSocketPair { client: WebSocket { inner: None }, server: WebSocket { inner: server } })
     }
 }
+
+/// The events of a WebSocket a Worker handles itself (`WebSocket::events`).
+pub mod ws_events {
+    use serde::de::DeserializeOwned;
+
+    /// A message or the close.
+    #[derive(Debug, Clone)]
+    pub enum WebsocketEvent {
+        /// A message arrived.
+        Message(MessageEvent),
+        /// The socket closed.
+        Close(CloseEvent),
+    }
+
+    /// A message.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MessageEvent {
+        pub(crate) text: Option<String>,
+        pub(crate) bytes: Option<Vec<u8>>,
+    }
+
+    impl MessageEvent {
+        /// The text of a text message.
+        pub fn text(&self) -> Option<String> {
+            self.text.clone()
+        }
+
+        /// The bytes of a binary message.
+        pub fn bytes(&self) -> Option<Vec<u8>> {
+            self.bytes.clone()
+        }
+
+        /// The text parsed as JSON.
+        pub fn json<T: DeserializeOwned>(&self) -> crate::Result<T> {
+            let text = self.text.as_deref().ok_or_else(|| crate::Error::from("data of message event is not text"))?;
+            Ok(serde_json::from_str(text)?)
+        }
+    }
+
+    /// A close.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CloseEvent {
+        pub(crate) code: u16,
+        pub(crate) reason: String,
+        pub(crate) was_clean: bool,
+    }
+
+    impl CloseEvent {
+        /// The reason given.
+        pub fn reason(&self) -> String {
+            self.reason.clone()
+        }
+
+        /// The close code.
+        pub fn code(&self) -> u16 {
+            self.code
+        }
+
+        /// Whether it closed cleanly.
+        pub fn was_clean(&self) -> bool {
+            self.was_clean
+        }
+    }
+}
+
+/// The stream of a Worker-handled socket's events. dosim simulates Durable Objects, not
+/// the Worker in front of them, so no such socket ever has events: see
+/// [`WebSocket::events`].
+#[derive(Debug)]
+pub struct EventStream<'ws> {
+    _ws: &'ws WebSocket,
+}
+
+impl futures_core::Stream for EventStream<'_> {
+    type Item = Result<ws_events::WebsocketEvent>;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(None)
+    }
+}
+
+impl WebSocket {
+    /// The events of a socket the Worker handles itself (not a hibernatable one). Not
+    /// simulated: an error saying so, so that code relying on it fails loudly.
+    pub fn events(&self) -> Result<EventStream<'_>> {
+        Err(Error::from("WebSocket::events() serves sockets a Worker handles itself, which dosim does not simulate"))
+    }
+}
