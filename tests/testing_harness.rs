@@ -184,6 +184,18 @@ fn bad_environment_values_get_a_clear_message() {
 }
 
 #[test]
+fn dosim_seeds_and_dosim_time_set_how_much_runs() {
+    let (ok, out) = child("the_safe_counter_passes_with_the_attribute", &[("DOSIM_SEEDS", "7")]);
+    assert!(ok && out.contains("dosim: 7 runs passed (seeds 0..7)"), "{out}");
+    let (ok, out) =
+        child("the_safe_counter_passes_with_the_attribute", &[("DOSIM_SEEDS", "3"), ("DOSIM_BASE_SEED", "1000")]);
+    assert!(ok && out.contains("dosim: 3 runs passed (seeds 1000..1003)"), "{out}");
+    // A time budget runs seeds until it is spent: at least one, however slow the machine.
+    let (ok, out) = child("the_safe_counter_passes_with_the_attribute", &[("DOSIM_TIME", "300ms")]);
+    assert!(ok && out.contains(" runs passed (seeds 0.."), "{out}");
+}
+
+#[test]
 fn dosim_seed_replays_one_seed_and_prints_its_trace() {
     let dir = temp_dir("child");
     let dir_text = dir.display().to_string();

@@ -285,8 +285,10 @@ impl Builder {
         Fut: Future + 'static,
         Fut::Output: WorkloadOutput,
     {
-        if let Err(message) = self.try_check(body) {
-            panic!("{message}");
+        match self.try_check(body) {
+            // Shown by `cargo test -- --nocapture`, and with the output of a failing test.
+            Ok(line) => println!("{line}"),
+            Err(message) => panic!("{message}"),
         }
     }
 
