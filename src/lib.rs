@@ -126,7 +126,18 @@ pub use dosim_models as models;
 pub use dosim_scenarios as scenarios;
 pub use dosim_sim as sim;
 
+/// `#[dosim::test]`: an `async fn(World)` run as a test over many seeds ([`testing`]).
+pub use dosim_macros::test;
+pub use testing::{check, Builder, Draw};
+
+/// What a test file needs: `use dosim::prelude::*;`.
+pub mod prelude {
+    pub use crate::sim::{async_trait, DurableObject, Env, Error, Result, RunReport, State, Stub, World};
+    pub use crate::testing::{Builder, Draw};
+}
+
 pub mod bench;
 pub mod chrome;
 pub mod cli;
 pub mod conformance;
+pub mod testing;

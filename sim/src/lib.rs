@@ -27,6 +27,14 @@
 //! | `timers`      | the run's sleeps: one ticker on madsim's clock wakes what is due  |
 //! | [`error`]     | errors with workerd's texts and flags                             |
 
+// Without the switch madsim is the real runtime, and the errors that follow name madsim's
+// internals; say what is missing first. (rustdoc reads the crate without the build's
+// rustflags, when it documents it and when it collects doc tests: not there.)
+#[cfg(not(any(madsim, doc, doctest)))]
+compile_error!(
+    "dosim needs `--cfg madsim` in every build that uses it: add `[build] rustflags = [\"--cfg\", \"madsim\"]` to .cargo/config.toml (see the README, \"In your own crate\")"
+);
+
 pub mod alarm;
 pub mod budget;
 pub mod client;
