@@ -370,9 +370,32 @@ impl ObjectCore {
         } else if self.incarnation() != incarnation {
             return Err(self.reset_error());
         }
+        self.check_cache_before_reply(what);
         let mut out = self.output.borrow_mut();
         out.acked = out.acked.max(needed);
         Ok(())
+    }
+
+    /// The output gate's accounting is by batch number, so it trusts the KV cache: a write
+    /// of the value the cache holds as stored is dropped and joins no batch. A clean entry
+    /// that storage does not hold would let this reply acknowledge state that no batch will
+    /// ever commit, with every batch number in order; so a reply checks the cache too.
+    fn check_cache_before_reply(&self, what: &str) {
+        if !matches!(&*self.store.borrow(), Store::Kv(_)) {
+            return;
+        }
+        let keys = kv_ops::incoherent(self);
+        if !keys.is_empty() {
+            self.world.violation(
+                "output-gate",
+                format!(
+                    "{}: {what} was released while the cache holds {} as stored, but storage does not \
+                     (state acknowledged that no batch will commit)",
+                    self.label,
+                    summarize(&keys)
+                ),
+            );
+        }
     }
 
     /// Crash: the instance and all its in-flight work are dropped, the open batch is
