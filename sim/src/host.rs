@@ -36,6 +36,8 @@ pub(crate) struct ObjectCore {
     pub(crate) world: World,
     pub(crate) label: String,
     incarnation: Cell<u64>,
+    /// Instances constructed so far (crashes and hibernation both end one).
+    instances: Cell<u64>,
     pub(crate) instance: RefCell<Option<Rc<dyn Any>>>,
     pub(crate) gate: RefCell<InputGate>,
     pub(crate) store: RefCell<Store>,
@@ -80,6 +82,7 @@ impl ObjectCore {
             world: world.clone(),
             label,
             incarnation: Cell::new(1),
+            instances: Cell::new(0),
             instance: RefCell::new(None),
             gate: RefCell::new(InputGate::new(enforced)),
             store: RefCell::new(store),
@@ -103,6 +106,13 @@ impl ObjectCore {
     /// Bumped at every crash: work of an older incarnation is dead.
     pub(crate) fn incarnation(&self) -> u64 {
         self.incarnation.get()
+    }
+
+    /// A new instance is being constructed: its number in the object's life (1, 2, ...).
+    /// Unlike the incarnation, it moves on after hibernation too.
+    pub(crate) fn next_instance(&self) -> u64 {
+        self.instances.set(self.instances.get() + 1);
+        self.instances.get()
     }
 
     /// The error callers of a dead incarnation get.
