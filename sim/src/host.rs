@@ -591,6 +591,28 @@ impl ObjectCore {
         !self.live.borrow().is_empty()
     }
 
+    /// Strands of the current instance in flight.
+    pub(crate) fn live_strands(&self) -> Vec<StrandId> {
+        self.live.borrow().keys().copied().collect()
+    }
+
+    /// Whether strand `s` is still in flight.
+    pub(crate) fn is_live(&self, s: StrandId) -> bool {
+        self.live.borrow().contains_key(&s)
+    }
+
+    /// The newest batch written or open, if a batch is still waiting for its commit.
+    pub(crate) fn pending_batch(&self) -> Option<u64> {
+        if !self.has_open_batch() {
+            return None;
+        }
+        let open = match &*self.store.borrow() {
+            Store::Sqlite(s) => s.open_batch(),
+            Store::Kv(s) => s.open_batch(),
+        };
+        Some(open.unwrap_or(0).max(self.output.borrow().last_any))
+    }
+
     /// Whether a batch is still waiting for its commit.
     pub(crate) fn has_open_batch(&self) -> bool {
         let sqlite_open = match &*self.store.borrow() {
