@@ -7,8 +7,10 @@ use crate::convert::{js_to_sql, sql_to_js, Helpers};
 use crate::instance::{Instance, JsClasses};
 use crate::object::{JsCall, JsObject};
 use crate::task::{deliver_value, promise, storage_promise, Deliver, JsTask, Pending, Reply, Settled, Start, Thrown};
+use dosim_sim::Stub;
 use dosim_sim::{Error, ListOptions, ReadOptions, WriteOptions};
-use rquickjs::{Array, Ctx, Function, Object, Value};
+use rquickjs::class::{JsClass, Readable, Trace, Tracer};
+use rquickjs::{Array, Class, Constructor, Ctx, Function, JsLifetime, Object, Value};
 use serde_json::value::RawValue;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -370,22 +372,18 @@ pub(crate) fn install<'js>(
         let ns = namespace(&inst, &binding).map_err(|e| h.throw(&ctx, &e))?;
         rquickjs::IntoJs::into_js(ns.new_unique_id().hex(), &ctx)
     });
-    host_fn!("call", |inst,
-                      h,
-                      ctx,
-                      binding: String,
-                      hex: String,
-                      name: Option<String>,
-                      method: String,
-                      args: String| {
+    host_fn!("stub", |inst, h, ctx, binding: String, hex: String, name: Option<String>| {
         let ns = namespace(&inst, &binding).map_err(|e| h.throw(&ctx, &e))?;
         let id = match &name {
             Some(n) => ns.id_from_name(n),
             None => ns.id_from_string(&hex).map_err(|e| h.throw(&ctx, &e))?,
         };
+        Ok(Class::instance(ctx.clone(), StubHandle(ns.get(&id)))?.into_value())
+    });
+    host_fn!("call", |inst, h, ctx, stub: Class<'js, StubHandle>, method: String, args: String| {
         let args: Vec<serde_json::Value> =
             serde_json::from_str(&args).map_err(|e| h.throw(&ctx, &Error::usage(e.to_string())))?;
-        let stub = ns.get(&id);
+        let stub = stub.borrow().0.clone();
         let work = async move { stub.call(JsCall { method, args }).await };
         promise(
             &ctx,
@@ -396,6 +394,29 @@ pub(crate) fn install<'js>(
         )
     });
     Ok(host)
+}
+
+/// The Rust stub behind one JavaScript stub (`env.X.get(id)`), owned by that stub's
+/// JavaScript object and dropped with it. One per JavaScript stub, not one per call: a
+/// stub remembers that a call through it met its target's reset and fails every later
+/// call with that error, while a new stub from `get(id)` reaches the new instance.
+pub(crate) struct StubHandle(Stub<JsObject>);
+
+// SAFETY: `StubHandle` holds no JavaScript value, so it has no lifetime to change.
+unsafe impl<'js> JsLifetime<'js> for StubHandle {
+    type Changed<'to> = StubHandle;
+}
+
+impl<'js> Trace<'js> for StubHandle {
+    fn trace<'a>(&self, _: Tracer<'a, 'js>) {}
+}
+
+impl<'js> JsClass<'js> for StubHandle {
+    const NAME: &'static str = "DurableObjectStubHandle";
+    type Mutable = Readable;
+    fn constructor(_: &Ctx<'js>) -> rquickjs::Result<Option<Constructor<'js>>> {
+        Ok(None)
+    }
 }
 
 fn gone(ctx: &Ctx<'_>) -> rquickjs::Error {

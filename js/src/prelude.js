@@ -549,12 +549,20 @@
 
   function makeStub(binding, id) {
     const target = { id, name: id.name };
+    // One runtime stub for this stub's whole life, made at its first call (where a bad
+    // id has always been reported): once a call through it meets its target's reset, it
+    // fails every later call the same way, as workerd's stubs do; `get(id)` makes a new one.
+    let handle = null;
+    const call = (method, text) => {
+      if (handle === null) handle = host.stub(binding, id._hex, id.name ?? null);
+      return host.call(handle, method, text);
+    };
     return new Proxy(target, {
       get(t, prop) {
         if (prop in t) return t[prop];
         if (typeof prop !== "string" || NOT_METHODS.has(prop)) return undefined;
         if (prop === "fetch") {
-          return (input, init) => host.call(binding, id._hex, id.name ?? null, "fetch", encode([new Request(input, init)]));
+          return (input, init) => call("fetch", encode([new Request(input, init)]));
         }
         return (...args) => {
           let text;
@@ -563,7 +571,7 @@
           } catch (e) {
             return Promise.reject(e);
           }
-          return host.call(binding, id._hex, id.name ?? null, prop, text);
+          return call(prop, text);
         };
       },
     });

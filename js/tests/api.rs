@@ -132,6 +132,17 @@ fn randomness_is_the_seeds() {
 }
 
 #[test]
+fn a_restarted_instance_draws_a_stream_of_its_own() {
+    let draws = |crash| {
+        let (replies, _) = probe(5, vec![JsCall::new("random", vec![]), JsCall::new("random", vec![])], crash);
+        (ok(&replies[0]), ok(&replies[1]))
+    };
+    let (first, after_crash) = draws(Some(1));
+    assert_ne!(first, after_crash, "the instance after the crash replayed its predecessor's numbers");
+    assert_eq!(draws(Some(1)), (first, after_crash), "the same seed, the same draws");
+}
+
+#[test]
 fn date_now_follows_the_simulated_clock() {
     let (replies, report) = probe(2, vec![JsCall::new("clock", vec![json!(250)])], None);
     let v = ok(&replies[0]);

@@ -229,14 +229,16 @@ fn abandon(core: &Rc<ObjectCore>, t: u64) {
     }
 }
 
-/// Whether the alarm scheduler of `core` still owes work due by `deadline`.
-pub(crate) fn owes(core: &ObjectCore, deadline: u64) -> Option<String> {
+/// The alarm the scheduler of `core` still owes by `deadline`, if any: one whose attempt
+/// is running, or one due by then that has neither run to success nor been abandoned.
+pub(crate) fn owes(core: &ObjectCore, deadline: u64) -> Option<u64> {
     let st = core.alarm.borrow();
-    if let Some(t) = st.running {
-        return Some(format!("the alarm set for {t}ms is still running"));
-    }
-    match st.persisted {
-        Some(t) if t <= deadline => Some(format!("the alarm set for {t}ms never ran to success nor was abandoned")),
-        _ => None,
-    }
+    st.running.or(st.persisted.filter(|t| *t <= deadline))
+}
+
+/// Whether the alarm set for `t` is still owed: an attempt of it is running, or it is still
+/// the committed alarm (a success deletes or moves it, and so does abandoning it).
+pub(crate) fn still_owes(core: &ObjectCore, t: u64) -> bool {
+    let st = core.alarm.borrow();
+    st.running == Some(t) || st.persisted == Some(t)
 }

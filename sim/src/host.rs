@@ -36,6 +36,8 @@ pub(crate) struct ObjectCore {
     pub(crate) world: World,
     pub(crate) label: String,
     incarnation: Cell<u64>,
+    /// Instances constructed so far (crashes and hibernation both end one).
+    instances: Cell<u64>,
     pub(crate) instance: RefCell<Option<Rc<dyn Any>>>,
     pub(crate) gate: RefCell<InputGate>,
     pub(crate) store: RefCell<Store>,
@@ -80,6 +82,7 @@ impl ObjectCore {
             world: world.clone(),
             label,
             incarnation: Cell::new(1),
+            instances: Cell::new(0),
             instance: RefCell::new(None),
             gate: RefCell::new(InputGate::new(enforced)),
             store: RefCell::new(store),
@@ -103,6 +106,13 @@ impl ObjectCore {
     /// Bumped at every crash: work of an older incarnation is dead.
     pub(crate) fn incarnation(&self) -> u64 {
         self.incarnation.get()
+    }
+
+    /// A new instance is being constructed: its number in the object's life (1, 2, ...).
+    /// Unlike the incarnation, it moves on after hibernation too.
+    pub(crate) fn next_instance(&self) -> u64 {
+        self.instances.set(self.instances.get() + 1);
+        self.instances.get()
     }
 
     /// The error callers of a dead incarnation get.
@@ -370,9 +380,32 @@ impl ObjectCore {
         } else if self.incarnation() != incarnation {
             return Err(self.reset_error());
         }
+        self.check_cache_before_reply(what);
         let mut out = self.output.borrow_mut();
         out.acked = out.acked.max(needed);
         Ok(())
+    }
+
+    /// The output gate's accounting is by batch number, so it trusts the KV cache: a write
+    /// of the value the cache holds as stored is dropped and joins no batch. A clean entry
+    /// that storage does not hold would let this reply acknowledge state that no batch will
+    /// ever commit, with every batch number in order; so a reply checks the cache too.
+    fn check_cache_before_reply(&self, what: &str) {
+        if !matches!(&*self.store.borrow(), Store::Kv(_)) {
+            return;
+        }
+        let keys = kv_ops::incoherent(self);
+        if !keys.is_empty() {
+            self.world.violation(
+                "output-gate",
+                format!(
+                    "{}: {what} was released while the cache holds {} as stored, but storage does not \
+                     (state acknowledged that no batch will commit)",
+                    self.label,
+                    summarize(&keys)
+                ),
+            );
+        }
     }
 
     /// Crash: the instance and all its in-flight work are dropped, the open batch is
@@ -556,6 +589,28 @@ impl ObjectCore {
     /// Whether some strand of the current instance is still in flight.
     pub(crate) fn has_live_strands(&self) -> bool {
         !self.live.borrow().is_empty()
+    }
+
+    /// Strands of the current instance in flight.
+    pub(crate) fn live_strands(&self) -> Vec<StrandId> {
+        self.live.borrow().keys().copied().collect()
+    }
+
+    /// Whether strand `s` is still in flight.
+    pub(crate) fn is_live(&self, s: StrandId) -> bool {
+        self.live.borrow().contains_key(&s)
+    }
+
+    /// The newest batch written or open, if a batch is still waiting for its commit.
+    pub(crate) fn pending_batch(&self) -> Option<u64> {
+        if !self.has_open_batch() {
+            return None;
+        }
+        let open = match &*self.store.borrow() {
+            Store::Sqlite(s) => s.open_batch(),
+            Store::Kv(s) => s.open_batch(),
+        };
+        Some(open.unwrap_or(0).max(self.output.borrow().last_any))
     }
 
     /// Whether a batch is still waiting for its commit.

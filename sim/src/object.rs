@@ -66,11 +66,13 @@ pub struct State {
     world: World,
     id: ObjectId,
     storage: Storage,
+    /// Which instance of the object this is (1 for the first; see `ObjectCore::next_instance`).
+    instance: u64,
 }
 
 impl State {
-    pub(crate) fn new(core: &Rc<ObjectCore>, id: ObjectId) -> State {
-        State { core: Rc::downgrade(core), world: core.world.clone(), id, storage: Storage::new(core) }
+    pub(crate) fn new(core: &Rc<ObjectCore>, id: ObjectId, instance: u64) -> State {
+        State { core: Rc::downgrade(core), world: core.world.clone(), id, storage: Storage::new(core), instance }
     }
 
     /// `ctx.id`.
@@ -162,12 +164,17 @@ impl State {
         }
     }
 
-    /// A seed for the object's own randomness (`Math.random`, `crypto.randomUUID`): fixed
-    /// by the run's seed and the object's id, the same in every incarnation.
+    /// A seed for this instance's own randomness (`Math.random`, `crypto.randomUUID`):
+    /// fixed by the run's seed, the object's id and which instance of the object this is.
+    /// Each instance after a crash or hibernation gets a stream of its own: a restarted
+    /// object that drew the same numbers again would hand out the same "random" ids twice,
+    /// which a real runtime practically never does. It is a hash, not a draw from the
+    /// run's stream, so asking for it changes none of the harness's own decisions.
     pub fn entropy_seed(&self) -> u64 {
         let mut h = crate::trace::Fnv64::default();
         h.write(&self.world.seed().to_le_bytes());
         h.write(self.id.hex().as_bytes());
+        h.write(&self.instance.to_le_bytes());
         h.finish()
     }
 

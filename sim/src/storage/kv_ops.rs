@@ -300,6 +300,11 @@ pub(crate) fn durable(core: &ObjectCore) -> BTreeMap<Vec<u8>, Vec<u8>> {
     kv(core, |s| s.durable().clone())
 }
 
+/// Keys the cache holds as stored that storage does not hold (see `KvStore::incoherent`).
+pub(crate) fn incoherent(core: &ObjectCore) -> Vec<String> {
+    kv(core, |s| s.incoherent().iter().map(|k| super::sqlite::key_text(k)).collect())
+}
+
 /// Whether writes are waiting for (or in) a flush.
 pub(crate) fn busy(core: &ObjectCore) -> bool {
     kv(core, |s| s.open_batch().is_some() || s.flushing())
