@@ -21,6 +21,21 @@ pub(crate) fn interrupted() -> bool {
     INTERRUPTED.with(Cell::get)
 }
 
+/// A JavaScript engine whose steps and memory count against `budgets`: its allocator is
+/// metered, and its interrupt handler asks the meter. Returns the engine and its meter.
+pub(crate) fn metered_runtime(
+    budgets: &Budgets,
+    run: Rc<RunSteps>,
+    abandon: Arc<AtomicBool>,
+) -> rquickjs::Result<(rquickjs::Runtime, Rc<Meter>)> {
+    let memory = Memory::new(budgets.js_memory_bytes);
+    let meter = Rc::new(Meter::new(budgets, run, abandon, memory.clone()));
+    let runtime = rquickjs::Runtime::new_with_alloc(Metered(memory))?;
+    let checking = meter.clone();
+    runtime.set_interrupt_handler(Some(Box::new(move || checking.check())));
+    Ok((runtime, meter))
+}
+
 /// Which budget ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Overrun {

@@ -3,12 +3,12 @@
 //! for hooks like a user's `invariant`. Both use a scratch engine with a stand-in
 //! `DurableObject`, a clock frozen at 0 and a fixed random stream: no storage, no run.
 
-use crate::budget::{Memory, Meter, Metered, Overrun, RunSteps};
+use crate::budget::{metered_runtime, Overrun, RunSteps};
 use crate::convert::exception_text;
 use crate::instance::{drain, ProgramLoader, ProgramResolver};
 use crate::source::JsProgram;
 use dosim_sim::Budgets;
-use rquickjs::{Context, Ctx, Function, Module, Object, Runtime, Value};
+use rquickjs::{Context, Ctx, Function, Module, Object, Value};
 use std::rc::Rc;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -50,12 +50,8 @@ fn with_namespace<R>(
 ) -> Result<R, String> {
     // The same budgets as an object's engine: a loop in top-level code or in a hook ends.
     let budgets = Budgets::default();
-    let memory = Memory::new(budgets.js_memory_bytes);
-    let meter =
-        Rc::new(Meter::new(&budgets, Rc::new(RunSteps::default()), Arc::new(AtomicBool::new(false)), memory.clone()));
-    let rt = Runtime::new_with_alloc(Metered(memory)).map_err(|e| e.to_string())?;
-    let checking = meter.clone();
-    rt.set_interrupt_handler(Some(Box::new(move || checking.check())));
+    let (rt, meter) = metered_runtime(&budgets, Rc::new(RunSteps::default()), Arc::new(AtomicBool::new(false)))
+        .map_err(|e| e.to_string())?;
     rt.set_loader(ProgramResolver, ProgramLoader(program.clone()));
     let cx = Context::full(&rt).map_err(|e| e.to_string())?;
     meter.new_turn();

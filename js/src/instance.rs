@@ -3,7 +3,7 @@
 //! (pending promises, timers, transactions). Dropping it is the crash: every handle goes
 //! first, then the context, then the engine.
 
-use crate::budget::{Memory, Meter, Metered, Overrun, RunSteps};
+use crate::budget::{metered_runtime, Meter, Overrun, RunSteps};
 use crate::convert::{exception_text, Helpers};
 use crate::source::{resolve, JsProgram, WORKERS_MODULE};
 use crate::task::{Pending, TaskKey};
@@ -134,21 +134,18 @@ impl Instance {
         let seed = state.entropy_seed();
         let world = state.world().clone();
         let budgets = &world.config().budgets;
-        let memory = Memory::new(budgets.js_memory_bytes);
         let run_steps = world.extension::<RunSteps>().unwrap_or_else(|| {
             let steps = Rc::new(RunSteps::default());
             world.set_extension(steps.clone());
             steps
         });
-        let meter = Rc::new(Meter::new(budgets, run_steps, world.abandon_flag(), memory.clone()));
-        let made = Runtime::new_with_alloc(Metered(memory)).and_then(|rt| Context::full(&rt).map(|cx| (rt, cx)));
-        let (runtime, context) = match made {
-            Ok(pair) => pair,
+        let made = metered_runtime(budgets, run_steps, world.abandon_flag())
+            .and_then(|(rt, meter)| Context::full(&rt).map(|cx| (rt, cx, meter)));
+        let (runtime, context, meter) = match made {
+            Ok(parts) => parts,
             Err(e) => panic!("dosim could not start a JavaScript engine: {e}"),
         };
         runtime.set_max_stack_size(JS_STACK);
-        let checking = meter.clone();
-        runtime.set_interrupt_handler(Some(Box::new(move || checking.check())));
         LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let inst = Rc::new_cyclic(|me| Instance {
             helpers: RefCell::new(None),

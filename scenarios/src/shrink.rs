@@ -87,7 +87,7 @@ pub fn shrink(scenario: &'static dyn Scenario, config: SimConfig, budget: u32) -
         }
     }
     // 4. Faults, one kind at a time.
-    for off in fault_switches() {
+    for off in FaultPlan::SWITCHES {
         if runs >= budget {
             break;
         }
@@ -101,21 +101,4 @@ pub fn shrink(scenario: &'static dyn Scenario, config: SimConfig, budget: u32) -
         }
     }
     Some(Shrunk { original, outcome: best, runs })
-}
-
-/// Each turns one kind of fault off.
-fn fault_switches() -> [fn(&mut FaultPlan); 11] {
-    [
-        |p| p.timed_crashes = 0,
-        |p| p.crash_at_await = 0,
-        |p| p.crash_before_commit = 0,
-        |p| p.commit_failure = 0,
-        |p| p.read_failure = 0,
-        |p| p.flush_transient_failure = 0,
-        |p| p.flush_hard_failure = 0,
-        |p| p.storage_slowdown = 1,
-        |p| p.call_refused = 0,
-        |p| p.call_reset = 0,
-        |p| p.reply_lost = 0,
-    ]
 }

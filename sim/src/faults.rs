@@ -155,6 +155,24 @@ impl FaultPlan {
     }
 }
 
+impl FaultPlan {
+    /// One switch per kind of fault, each turning that kind off (timed crashes first),
+    /// for shrinkers that try a run without each kind in turn.
+    pub const SWITCHES: [fn(&mut FaultPlan); 11] = [
+        |p| p.timed_crashes = 0,
+        |p| p.crash_at_await = 0,
+        |p| p.crash_before_commit = 0,
+        |p| p.commit_failure = 0,
+        |p| p.read_failure = 0,
+        |p| p.flush_transient_failure = 0,
+        |p| p.flush_hard_failure = 0,
+        |p| p.storage_slowdown = 1,
+        |p| p.call_refused = 0,
+        |p| p.call_reset = 0,
+        |p| p.reply_lost = 0,
+    ];
+}
+
 impl fmt::Display for FaultPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_quiet() {

@@ -645,7 +645,8 @@ fn shrink(b: &Builder, body: &Body, first: Ran, budget: u32) -> (Ran, u32) {
             None => i += 1,
         }
     }
-    for off in fault_switches() {
+    // Timed crashes are the case's own list, shrunk on their own.
+    for off in &FaultPlan::SWITCHES[1..] {
         let mut c = best.case.clone();
         off(&mut c.faults);
         if c.faults != best.case.faults {
@@ -721,20 +722,4 @@ fn size(c: &Case) -> (usize, usize, usize, Vec<u64>) {
 
 fn draws(r: &Ran) -> &[u64] {
     r.case.draws.as_deref().unwrap_or_default()
-}
-
-/// Each turns one kind of fault off (timed crashes are the case's own list).
-fn fault_switches() -> [fn(&mut FaultPlan); 10] {
-    [
-        |p| p.crash_at_await = 0,
-        |p| p.crash_before_commit = 0,
-        |p| p.commit_failure = 0,
-        |p| p.read_failure = 0,
-        |p| p.flush_transient_failure = 0,
-        |p| p.flush_hard_failure = 0,
-        |p| p.storage_slowdown = 1,
-        |p| p.call_refused = 0,
-        |p| p.call_reset = 0,
-        |p| p.reply_lost = 0,
-    ]
 }
