@@ -34,6 +34,7 @@
 //! | `prelude.js` | the JavaScript side: `cloudflare:workers`, storage, SQL cursor, stubs, structured clone, `Request`/`Response` |
 
 mod budget;
+mod builtins;
 mod convert;
 mod host;
 pub mod inspect;
