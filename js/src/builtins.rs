@@ -81,18 +81,32 @@ fn global_bytecode() -> &'static [Vec<u8>] {
     })
 }
 
+/// The hidden global through which `node:async_hooks` asks which host task (event) is
+/// running JavaScript: QuickJS has no async context, so a store follows the event.
+const CURRENT_TASK: &str = "__dosimCurrentTask";
+/// The hidden global holding the Rust functions the platform's scripts call.
+const NATIVE: &str = "__dosimNative";
+
 /// Installs the web platform's globals in `ctx` (after the prelude, whose `crypto` and
-/// timers they extend).
-pub(crate) fn install_globals(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
-    let native = native_functions(ctx)?;
-    ctx.globals().set("__dosimNative", native)?;
+/// timers they extend). `current_task` says which host task is running JavaScript.
+pub(crate) fn install_globals(ctx: &Ctx<'_>, current_task: impl Fn() -> u64 + 'static) -> rquickjs::Result<()> {
+    let task = Function::new(ctx.clone(), move || current_task() as f64)?;
+    let hidden = Object::new(ctx.clone())?;
+    hidden.set("value", task)?;
+    hidden.set("enumerable", false)?;
+    let define: Function = ctx.globals().get::<_, Object>("Object")?.get("defineProperty")?;
+    define.call::<_, ()>((ctx.globals(), CURRENT_TASK, hidden))?;
+    // Hidden, and kept: `node:crypto` (loaded later, on import) hashes with it too.
+    let native = Object::new(ctx.clone())?;
+    native.set("value", native_functions(ctx)?)?;
+    native.set("enumerable", false)?;
+    define.call::<_, ()>((ctx.globals(), NATIVE, native))?;
     for bytes in global_bytecode() {
         // SAFETY: bytecode written by this same QuickJS build (global_bytecode).
         let module = unsafe { Module::load(ctx.clone(), bytes) }?;
         let (_, done) = module.eval()?;
         done.finish::<()>()?;
     }
-    ctx.globals().remove("__dosimNative")?;
     Ok(())
 }
 
@@ -149,7 +163,7 @@ fn hmac_of(algorithm: &str, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
-/// The functions the platform scripts call (as `__dosimNative`, removed once they ran).
+/// The functions the platform's scripts call (as the hidden global `__dosimNative`).
 fn native_functions<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let native = Object::new(ctx.clone())?;
     // URL: parts of `input` (against `base`), or null if either does not parse.

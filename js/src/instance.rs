@@ -186,7 +186,8 @@ impl Instance {
             let host = crate::host::install(&ctx, self.me.clone(), &class.vars).map_err(fail)?;
             let helpers: Object = prelude.call((host,)).map_err(fail)?;
             *self.helpers.borrow_mut() = Some(Persistent::save(&ctx, helpers.clone()));
-            crate::builtins::install_globals(&ctx).map_err(fail)?;
+            let me = self.me.clone();
+            crate::builtins::install_globals(&ctx, move || me.upgrade().map_or(0, |i| i.current.get())).map_err(fail)?;
             let workers: Object = helpers.get("workers").map_err(fail)?;
             ctx.globals().set("__dosimWorkers", workers).map_err(fail)?;
             let loaded = Module::import(&ctx, class.program.root()).map_err(fail)?;
