@@ -35,6 +35,7 @@ const MODULES: &[(&str, &str)] = &[
     ("node:events", include_str!("platform/node/events.js")),
     ("node:process", include_str!("platform/node/process.js")),
     ("node:timers", include_str!("platform/node/timers.js")),
+    ("node:timers/promises", include_str!("platform/node/timers_promises.js")),
     ("node:url", include_str!("platform/node/url.js")),
     ("node:util", include_str!("platform/node/util.js")),
 ];

@@ -24,7 +24,7 @@ const fail = (actual, expected, message, operator, defaultMessage) => {
 const isObject = (v) => v !== null && typeof v === "object";
 
 // Structural equality as Node's assert: `strict` compares with Object.is and prototypes.
-export function deepEqual(a, b, strict, memo = new Map()) {
+function sameStructure(a, b, strict, memo = new Map()) {
   if (strict ? Object.is(a, b) : a == b || (a !== a && b !== b)) return true;
   if (!isObject(a) || !isObject(b)) return false;
   if (strict && Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
@@ -49,7 +49,7 @@ export function deepEqual(a, b, strict, memo = new Map()) {
     outer: for (const x of a) {
       if (b.has(x)) continue;
       if (!isObject(x) && strict) return false;
-      for (const y of b) if (deepEqual(x, y, strict, memo)) continue outer;
+      for (const y of b) if (sameStructure(x, y, strict, memo)) continue outer;
       return false;
     }
     return true;
@@ -58,10 +58,10 @@ export function deepEqual(a, b, strict, memo = new Map()) {
     if (a.size !== b.size) return false;
     outer: for (const [k, v] of a) {
       if (b.has(k)) {
-        if (!deepEqual(v, b.get(k), strict, memo)) return false;
+        if (!sameStructure(v, b.get(k), strict, memo)) return false;
         continue;
       }
-      for (const [k2, v2] of b) if (deepEqual(k, k2, strict, memo) && deepEqual(v, v2, strict, memo)) continue outer;
+      for (const [k2, v2] of b) if (sameStructure(k, k2, strict, memo) && sameStructure(v, v2, strict, memo)) continue outer;
       return false;
     }
     return true;
@@ -74,7 +74,7 @@ export function deepEqual(a, b, strict, memo = new Map()) {
   if (keysA.length !== keysB.length) return false;
   for (const k of keysA) {
     if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
-    if (!deepEqual(a[k], b[k], strict, memo)) return false;
+    if (!sameStructure(a[k], b[k], strict, memo)) return false;
   }
   return true;
 }
@@ -99,7 +99,7 @@ const matches = (error, expected, message, operator) => {
     for (const k of Object.keys(expected)) {
       const want = expected[k];
       const got = error == null ? undefined : error[k];
-      const ok = want instanceof RegExp && typeof got === "string" ? want.test(got) : deepEqual(got, want, true);
+      const ok = want instanceof RegExp && typeof got === "string" ? want.test(got) : sameStructure(got, want, true);
       if (!ok) fail(error, expected, message, operator, `Expected values to be strictly deep-equal: ${k}: ${inspect(got)} !== ${inspect(want)}`);
     }
   }
@@ -141,17 +141,17 @@ export function notStrictEqual(actual, expected, message) {
   if (Object.is(actual, expected)) fail(actual, expected, message, "notStrictEqual", `Expected "actual" to be strictly unequal to: ${inspect(expected)}`);
 }
 function deepEqualAssert(actual, expected, message) {
-  if (!deepEqual(actual, expected, false)) fail(actual, expected, message, "deepEqual", `Expected values to be loosely deep-equal:\n\n${inspect(actual)}\n\nshould loosely deep-equal\n\n${inspect(expected)}`);
+  if (!sameStructure(actual, expected, false)) fail(actual, expected, message, "deepEqual", `Expected values to be loosely deep-equal:\n\n${inspect(actual)}\n\nshould loosely deep-equal\n\n${inspect(expected)}`);
 }
 export { deepEqualAssert as deepEqual };
 export function notDeepEqual(actual, expected, message) {
-  if (deepEqual(actual, expected, false)) fail(actual, expected, message, "notDeepEqual", `"actual" deepEqual "expected": ${inspect(actual)}`);
+  if (sameStructure(actual, expected, false)) fail(actual, expected, message, "notDeepEqual", `"actual" deepEqual "expected": ${inspect(actual)}`);
 }
 export function deepStrictEqual(actual, expected, message) {
-  if (!deepEqual(actual, expected, true)) fail(actual, expected, message, "deepStrictEqual", `Expected values to be strictly deep-equal:\n${inspect(actual)}\n\nshould equal\n\n${inspect(expected)}`);
+  if (!sameStructure(actual, expected, true)) fail(actual, expected, message, "deepStrictEqual", `Expected values to be strictly deep-equal:\n${inspect(actual)}\n\nshould equal\n\n${inspect(expected)}`);
 }
 export function notDeepStrictEqual(actual, expected, message) {
-  if (deepEqual(actual, expected, true)) fail(actual, expected, message, "notDeepStrictEqual", `Expected "actual" not to be strictly deep-equal to: ${inspect(expected)}`);
+  if (sameStructure(actual, expected, true)) fail(actual, expected, message, "notDeepStrictEqual", `Expected "actual" not to be strictly deep-equal to: ${inspect(expected)}`);
 }
 export function throws(fn, expected, message) {
   [expected, message] = splitExpected(expected, message);

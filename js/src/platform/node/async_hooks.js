@@ -6,18 +6,23 @@
 // - when `run`'s callback returns a promise (an async function), its store stays the
 //   store of the host event (the call, alarm or timer) that ran it until that promise
 //   settles, so code after an `await` inside the callback sees it.
-// The limit: while such a promise is pending, other code of the same event outside the
-// callback (a sibling promise started before `run`) sees the store too. Separate events
-// (concurrent requests) never see each other's stores.
+// The limit: while such a promise is pending, other code of the same event sees the
+// store too after an await (a sibling promise, or a second `run` pending at once: the
+// latest pending `run` of the event wins). Separate events (concurrent requests, each a
+// call of its own) never see each other's stores. `enterWith` sets the event's store.
 
 const currentTask = globalThis.__dosimCurrentTask;
 const ROOT = new Map();
 // The exact context while a `run` or a wrapped callback is on the stack, else null.
 let current = null;
-// Each event's context while an async `run` of it is pending.
+// Each event's contexts of async `run`s still pending, latest last.
 const byTask = new Map();
 
-const active = () => current || byTask.get(currentTask()) || ROOT;
+const pendingOf = (task) => {
+  const list = byTask.get(task);
+  return list && list.length > 0 ? list[list.length - 1] : null;
+};
+const active = () => current || pendingOf(currentTask()) || ROOT;
 
 const bind = (fn, context) =>
   typeof fn !== "function"
@@ -57,14 +62,15 @@ const runWith = (context, callback, args) => {
   }
   if (result !== null && typeof result === "object" && typeof result.then === "function") {
     const task = currentTask();
-    const previous = byTask.get(task);
-    byTask.set(task, context);
-    const restore = () => {
-      if (byTask.get(task) !== context) return;
-      if (previous === undefined) byTask.delete(task);
-      else byTask.set(task, previous);
+    if (!byTask.has(task)) byTask.set(task, []);
+    byTask.get(task).push(context);
+    const settled = () => {
+      const list = byTask.get(task);
+      const i = list ? list.lastIndexOf(context) : -1;
+      if (i >= 0) list.splice(i, 1);
+      if (list && list.length === 0) byTask.delete(task);
     };
-    RealThen.call(Promise.resolve(result), restore, restore);
+    RealThen.call(Promise.resolve(result), settled, settled);
   }
   return result;
 };
@@ -90,7 +96,9 @@ export class AsyncLocalStorage {
     const context = new Map(active());
     context.set(this, store);
     if (current !== null) current = context;
-    byTask.set(currentTask(), context);
+    const task = currentTask();
+    if (!byTask.has(task)) byTask.set(task, []);
+    byTask.get(task).push(context);
   }
   disable() {
     this.enterWith(undefined);

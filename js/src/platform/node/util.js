@@ -1,7 +1,7 @@
 // `node:util`: `inspect` (a readable rendering, not Node's byte for byte), `format`,
 // `promisify`/`callbackify`, `inherits`, `deprecate`, `isDeepStrictEqual`, `types`, and
 // the encoding classes.
-import { deepEqual } from "node:assert";
+import { deepStrictEqual } from "node:assert";
 
 const isPlainKey = (k) => /^[A-Za-z_$][\w$]*$/.test(k);
 
@@ -119,7 +119,14 @@ export function deprecate(fn, message) {
   };
 }
 
-export const isDeepStrictEqual = (a, b) => deepEqual(a, b, true);
+export const isDeepStrictEqual = (a, b) => {
+  try {
+    deepStrictEqual(a, b);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const tag = (v) => Object.prototype.toString.call(v).slice(8, -1);
 export const types = {
