@@ -6,20 +6,44 @@ use rquickjs::function::Opt;
 use rquickjs::{ArrayBuffer, Ctx, Function, Module, Object, TypedArray};
 use std::sync::OnceLock;
 
-/// The web platform's globals, one script per standard, evaluated in this order (later
-/// ones build on earlier ones: `fetch.js` on streams, `FormData`, `Blob`, encoding).
-const GLOBAL_SCRIPTS: &[(&str, &str)] = &[
-    ("dosim:platform/events.js", include_str!("platform/events.js")),
-    ("dosim:platform/encoding.js", include_str!("platform/encoding.js")),
-    ("dosim:platform/url.js", include_str!("platform/url.js")),
-    ("dosim:platform/abort.js", include_str!("platform/abort.js")),
-    ("dosim:platform/crypto.js", include_str!("platform/crypto.js")),
-    ("dosim:platform/blob.js", include_str!("platform/blob.js")),
-    ("dosim:platform/streams.js", include_str!("platform/streams.js")),
-    ("dosim:platform/formdata.js", include_str!("platform/formdata.js")),
-    ("dosim:platform/fetch.js", include_str!("platform/fetch.js")),
-    ("dosim:platform/buffer.js", include_str!("platform/node/buffer_global.js")),
+/// The web platform's globals, one script per standard, with the globals each defines
+/// (a path like `crypto.subtle` is a property of a global). A script runs the first time
+/// one of its names is read (see `platform/lazy.js`): an object that never touches
+/// streams does not pay for them when it starts. Scripts that build on others read their
+/// globals, which loads those first.
+const GLOBAL_SCRIPTS: &[(&str, &str, &[&str])] = &[
+    ("dosim:platform/events.js", include_str!("platform/events.js"), &["Event", "CustomEvent", "EventTarget", "DOMException"]),
+    ("dosim:platform/encoding.js", include_str!("platform/encoding.js"), &["TextEncoder", "TextDecoder"]),
+    ("dosim:platform/url.js", include_str!("platform/url.js"), &["URL", "URLSearchParams"]),
+    ("dosim:platform/abort.js", include_str!("platform/abort.js"), &["AbortController", "AbortSignal"]),
+    ("dosim:platform/crypto.js", include_str!("platform/crypto.js"), &["crypto", "crypto.subtle", "SubtleCrypto", "CryptoKey"]),
+    ("dosim:platform/blob.js", include_str!("platform/blob.js"), &["Blob", "File", "__dosimBlobBytes"]),
+    (
+        "dosim:platform/streams.js",
+        include_str!("platform/streams.js"),
+        &[
+            "ReadableStream",
+            "ReadableStreamDefaultReader",
+            "ReadableStreamDefaultController",
+            "WritableStream",
+            "WritableStreamDefaultWriter",
+            "WritableStreamDefaultController",
+            "TransformStream",
+            "IdentityTransformStream",
+            "TextEncoderStream",
+            "TextDecoderStream",
+            "CountQueuingStrategy",
+            "ByteLengthQueuingStrategy",
+            "__dosimTakeAllNow",
+        ],
+    ),
+    ("dosim:platform/formdata.js", include_str!("platform/formdata.js"), &["FormData", "__dosimForms"]),
+    ("dosim:platform/fetch.js", include_str!("platform/fetch.js"), &["Headers", "Request", "Response"]),
+    ("dosim:platform/buffer.js", include_str!("platform/node/buffer_global.js"), &["Buffer"]),
 ];
+
+/// Defines the lazy globals (compiled with the scripts, run once per engine).
+const LAZY: &str = include_str!("platform/lazy.js");
 
 /// `cloudflare:workers`: the prelude's classes, plus what real code imports at top level.
 const WORKERS: &str = include_str!("platform/workers.js");
@@ -57,16 +81,17 @@ pub(crate) fn module_source(name: &str) -> Option<&'static str> {
     MODULES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
 }
 
-/// The global scripts as bytecode, compiled once per process (as the prelude is).
+/// `lazy.js` and the global scripts as bytecode, compiled once per process (as the
+/// prelude is).
 fn global_bytecode() -> &'static [Vec<u8>] {
     static BYTES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     BYTES.get_or_init(|| {
         let compiled = rquickjs::Runtime::new().and_then(|rt| {
             let cx = rquickjs::Context::full(&rt)?;
             Ok(cx.with(|ctx| {
-                GLOBAL_SCRIPTS
-                    .iter()
-                    .map(|(name, text)| {
+                std::iter::once(&("dosim:platform/lazy.js", LAZY, &[] as &[&str]))
+                    .chain(GLOBAL_SCRIPTS)
+                    .map(|(name, text, _)| {
                         Module::declare(ctx.clone(), *name, *text)
                             .and_then(|m| m.write(rquickjs::module::WriteOptions::default()))
                             .map_err(|e| format!("{name}: {}", crate::convert::exception_text(&ctx, e)))
@@ -90,7 +115,7 @@ const NATIVE: &str = "__dosimNative";
 
 /// Installs the web platform's globals in `ctx` (after the prelude, whose `crypto` and
 /// timers they extend). `current_task` says which host task is running JavaScript.
-pub(crate) fn install_globals(ctx: &Ctx<'_>, current_task: impl Fn() -> u64 + 'static) -> rquickjs::Result<()> {
+pub(crate) fn install_globals<'js>(ctx: &Ctx<'js>, current_task: impl Fn() -> u64 + 'static) -> rquickjs::Result<()> {
     let task = Function::new(ctx.clone(), move || current_task() as f64)?;
     let hidden = Object::new(ctx.clone())?;
     hidden.set("value", task)?;
@@ -102,12 +127,19 @@ pub(crate) fn install_globals(ctx: &Ctx<'_>, current_task: impl Fn() -> u64 + 's
     native.set("value", native_functions(ctx)?)?;
     native.set("enumerable", false)?;
     define.call::<_, ()>((ctx.globals(), NATIVE, native))?;
-    for bytes in global_bytecode() {
-        // SAFETY: bytecode written by this same QuickJS build (global_bytecode).
+    // SAFETY (both loads): bytecode written by this same QuickJS build (global_bytecode).
+    let lazy = unsafe { Module::load(ctx.clone(), &global_bytecode()[0]) }?;
+    let (lazy, done) = lazy.eval()?;
+    done.finish::<()>()?;
+    let install: Function = lazy.get("default")?;
+    let load = Function::new(ctx.clone(), |ctx: Ctx<'js>, i: usize| -> rquickjs::Result<()> {
+        let bytes = global_bytecode().get(i + 1).ok_or_else(|| rquickjs::Error::new_loading("platform script"))?;
         let module = unsafe { Module::load(ctx.clone(), bytes) }?;
         let (_, done) = module.eval()?;
-        done.finish::<()>()?;
-    }
+        done.finish::<()>()
+    })?;
+    let provides: Vec<Vec<&str>> = GLOBAL_SCRIPTS.iter().map(|(_, _, names)| names.to_vec()).collect();
+    install.call::<_, ()>((provides, load))?;
     Ok(())
 }
 

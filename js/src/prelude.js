@@ -65,8 +65,9 @@
         return { [TAG]: v.constructor.name, v: bytesToBase64(bytes) };
       }
       if (v instanceof Error) return { [TAG]: "Error", name: v.name, message: v.message };
-      if (v instanceof Response) return { [TAG]: "Response", status: v.status, headers: Object.fromEntries(v.headers), body: v._body };
-      if (v instanceof Request) {
+      const fetchKind = globalThis.__dosimFetchKind ? globalThis.__dosimFetchKind(v) : null;
+      if (fetchKind === "Response") return { [TAG]: "Response", status: v.status, headers: Object.fromEntries(v.headers), body: v._body };
+      if (fetchKind === "Request") {
         return { [TAG]: "Request", url: v.url, method: v.method, headers: Object.fromEntries(v.headers), body: v._body };
       }
       if (v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet) {
