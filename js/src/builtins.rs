@@ -12,11 +12,19 @@ use std::sync::OnceLock;
 /// streams does not pay for them when it starts. Scripts that build on others read their
 /// globals, which loads those first.
 const GLOBAL_SCRIPTS: &[(&str, &str, &[&str])] = &[
-    ("dosim:platform/events.js", include_str!("platform/events.js"), &["Event", "CustomEvent", "EventTarget", "DOMException"]),
+    (
+        "dosim:platform/events.js",
+        include_str!("platform/events.js"),
+        &["Event", "CustomEvent", "EventTarget", "DOMException"],
+    ),
     ("dosim:platform/encoding.js", include_str!("platform/encoding.js"), &["TextEncoder", "TextDecoder"]),
     ("dosim:platform/url.js", include_str!("platform/url.js"), &["URL", "URLSearchParams"]),
     ("dosim:platform/abort.js", include_str!("platform/abort.js"), &["AbortController", "AbortSignal"]),
-    ("dosim:platform/crypto.js", include_str!("platform/crypto.js"), &["crypto", "crypto.subtle", "SubtleCrypto", "CryptoKey"]),
+    (
+        "dosim:platform/crypto.js",
+        include_str!("platform/crypto.js"),
+        &["crypto", "crypto.subtle", "SubtleCrypto", "CryptoKey"],
+    ),
     ("dosim:platform/blob.js", include_str!("platform/blob.js"), &["Blob", "File", "__dosimBlobBytes"]),
     (
         "dosim:platform/streams.js",

@@ -187,7 +187,8 @@ impl Instance {
             let helpers: Object = prelude.call((host,)).map_err(fail)?;
             *self.helpers.borrow_mut() = Some(Persistent::save(&ctx, helpers.clone()));
             let me = self.me.clone();
-            crate::builtins::install_globals(&ctx, move || me.upgrade().map_or(0, |i| i.current.get())).map_err(fail)?;
+            crate::builtins::install_globals(&ctx, move || me.upgrade().map_or(0, |i| i.current.get()))
+                .map_err(fail)?;
             let workers: Object = helpers.get("workers").map_err(fail)?;
             ctx.globals().set("__dosimWorkers", workers).map_err(fail)?;
             let loaded = Module::import(&ctx, class.program.root()).map_err(fail)?;

@@ -21,7 +21,24 @@ fn blobs_and_files_hold_bytes_with_a_type() {
         [...first.value], (await reader.read()).done, Object.prototype.toString.call(f)];
     } }"#,
     );
-    assert_eq!(v, json!([12, "text/plain", "héllo world", "rld", "x/y", 12, "a.txt", 12, true, true, [195, 169, 108], true, "[object File]"]));
+    assert_eq!(
+        v,
+        json!([
+            12,
+            "text/plain",
+            "héllo world",
+            "rld",
+            "x/y",
+            12,
+            "a.txt",
+            12,
+            true,
+            true,
+            [195, 169, 108],
+            true,
+            "[object File]"
+        ])
+    );
 }
 
 #[test]
@@ -245,7 +262,9 @@ fn responses_cross_to_other_objects_and_to_the_caller_whole() {
     );
     assert_eq!(
         report.history[1].ok_value(),
-        Some(&json!({"$js": "Response", "status": 200, "headers": {"content-type": "text/plain"}, "body": "whole body"}))
+        Some(
+            &json!({"$js": "Response", "status": 200, "headers": {"content-type": "text/plain"}, "body": "whole body"})
+        )
     );
     match &report.history[2].completion {
         Completion::Fail { error } => assert!(error.message.contains("ReadableStream still open"), "{}", error.message),
