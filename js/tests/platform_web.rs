@@ -281,3 +281,43 @@ fn abort_signals_abort_once_and_time_out_on_the_simulated_clock() {
         ]
     );
 }
+
+#[test]
+fn platform_globals_load_on_first_use_and_can_be_replaced() {
+    let v = run_one(
+        r#"export class T extends DurableObject { run() {
+      const before = Object.keys(globalThis).filter((k) => ["URL", "Response", "ReadableStream", "Buffer"].includes(k));
+      const kinds = [typeof URL, typeof ReadableStream, typeof Buffer, "Blob" in globalThis, typeof crypto.subtle.digest];
+      // The object's own TextEncoder stays its own, and the platform keeps using its own.
+      globalThis.TextEncoder = function Mine() {};
+      // A script that builds on others loads them: a Response's body is a ReadableStream.
+      const body = new Response("x").body instanceof ReadableStream;
+      const replaced = TextEncoder.name;
+      return [before, kinds, replaced, body];
+    } }"#,
+    );
+    assert_eq!(v, json!([[], ["function", "function", "function", true, "function"], "Mine", true]));
+}
+
+#[test]
+fn hooks_outside_a_run_see_the_platform_and_node_modules() {
+    let program = dosim_js::JsProgram::from_source(
+        "t.js",
+        r#"import { EventEmitter } from "node:events";
+    import { createHash } from "node:crypto";
+    const base = new URL("https://h.example/");
+    export class T extends DurableObject { m() {} }
+    export function invariant(run) {
+      const e = new EventEmitter();
+      let seen = null;
+      e.on("x", (v) => (seen = v));
+      e.emit("x", new URL("/p?q=1", base).searchParams.get("q"));
+      return [seen, createHash("sha1").update("abc").digest("hex")];
+    }"#,
+    )
+    .unwrap();
+    let exports = dosim_js::exports(&program).unwrap();
+    assert!(exports.iter().any(|e| e.name == "T" && e.is_class));
+    let out = dosim_js::call_export(&program, "invariant", &json!({})).unwrap();
+    assert_eq!(out, json!(["1", "a9993e364706816aba3e25717850c26c9cd0d89d"]));
+}

@@ -2,6 +2,7 @@
 // `AbortSignal.abort`, `AbortSignal.any`, and `AbortSignal.timeout`, whose timer runs on
 // the simulated clock like any `setTimeout`.
 
+const [EventTarget, Event, DOMException] = globalThis.__dosimPlatform("EventTarget", "Event", "DOMException");
 const making = Symbol("making an AbortSignal");
 
 class AbortSignal extends EventTarget {

@@ -1,6 +1,7 @@
 // `Blob` and `File`: immutable bytes with a type, read as text, bytes or a stream. Parts
 // are strings (UTF-8), buffers, views and other blobs, joined when the blob is made.
 
+const [TextEncoder, TextDecoder, ReadableStream] = globalThis.__dosimPlatform("TextEncoder", "TextDecoder", "ReadableStream");
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

@@ -3,6 +3,7 @@
 // workerd's `timingSafeEqual`. The hashing is Rust's (`sha1`, `sha2`, `hmac` crates); the
 // prelude's seeded `getRandomValues`/`randomUUID` stay as they are.
 
+const [DOMException] = globalThis.__dosimPlatform("DOMException");
 const native = globalThis.__dosimNative;
 const HASHES = new Set(["SHA-1", "SHA-256", "SHA-384", "SHA-512"]);
 const BLOCK = { "SHA-1": 64, "SHA-256": 64, "SHA-384": 128, "SHA-512": 128 };

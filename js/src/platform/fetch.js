@@ -3,14 +3,16 @@
 // a `ReadableStream`, read once (`text`, `json`, `arrayBuffer`, `bytes`, `blob`,
 // `formData`, `body`, `bodyUsed`, `clone`); `Response.json`, `redirect` and `error`.
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const takeAllNow = globalThis.__dosimTakeAllNow;
-const blobBytes = globalThis.__dosimBlobBytes;
-const { formDataToMultipart, parseFormData } = globalThis.__dosimForms;
+const [TextEncoder, TextDecoder, URL, URLSearchParams, Blob, FormData, ReadableStream, AbortController] =
+  globalThis.__dosimPlatform("TextEncoder", "TextDecoder", "URL", "URLSearchParams", "Blob", "FormData", "ReadableStream", "AbortController");
+const [takeAllNow, blobBytes, forms] = globalThis.__dosimPlatform("__dosimTakeAllNow", "__dosimBlobBytes", "__dosimForms");
+const { formDataToMultipart, parseFormData } = forms;
+// The helpers stay reachable through __dosimPlatform only.
 delete globalThis.__dosimTakeAllNow;
 delete globalThis.__dosimBlobBytes;
 delete globalThis.__dosimForms;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 // ---- Headers ----
 

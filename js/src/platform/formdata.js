@@ -2,9 +2,10 @@
 // (`multipart/form-data` with a boundary drawn from the seeded stream, and
 // `application/x-www-form-urlencoded`) for `fetch.js` to write and read.
 
+const [TextEncoder, TextDecoder, Blob, File, URLSearchParams, __dosimBlobBytes] = globalThis.__dosimPlatform("TextEncoder", "TextDecoder", "Blob", "File", "URLSearchParams", "__dosimBlobBytes");
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const blobBytes = globalThis.__dosimBlobBytes;
+const blobBytes = __dosimBlobBytes;
 
 const entryValue = (value, filename) => {
   if (value instanceof Blob) {

@@ -3,6 +3,7 @@
 // `TextEncoderStream`/`TextDecoderStream`. Queues are unbounded: `highWaterMark` only
 // decides when a source is pulled, and writes never wait for room (see README).
 
+const [TextEncoder, TextDecoder, AbortController] = globalThis.__dosimPlatform("TextEncoder", "TextDecoder", "AbortController");
 const resolved = Promise.resolve();
 const settle = () => {
   let resolve;

@@ -3,6 +3,7 @@
 // toString and write in utf8, hex, base64, base64url, latin1, ascii and utf16le, equals,
 // indexOf, copy, fill, and the fixed-width integer readers and writers.
 
+const [TextEncoder, TextDecoder] = globalThis.__dosimPlatform("TextEncoder", "TextDecoder");
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
