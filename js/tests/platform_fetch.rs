@@ -192,7 +192,7 @@ fn requests_and_responses_read_their_bodies_once() {
             301,
             "https://example.com/next",
             null,
-            "TypeError",
+            "RangeError",
             "TypeError",
             "RangeError",
             "TypeError",
@@ -298,4 +298,45 @@ fn a_fetch_handler_routes_on_url_and_answers_the_same_per_seed() {
     });
     assert_eq!(report.history[0].ok_value().and_then(|v| v.get("status")), Some(&json!(204)));
     assert_eq!(report.history[1].ok_value().and_then(|v| v.get("body")), Some(&json!("not found")));
+}
+
+#[test]
+fn errors_carry_workerds_texts() {
+    // Each text as workerd 1.20261117.1 gives it for the same expression.
+    let v = run_one(
+        r#"export class T extends DurableObject { async run() {
+      const t = async (f) => { try { await f(); return "no error"; } catch (e) { return [e.name, e.message]; } };
+      const used = Response.json(1);
+      await used.text();
+      return [
+        await t(() => new URL("not a url")),
+        await t(() => new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array([0xC3]))),
+        await t(() => new Headers().set("bad name", "x")),
+        await t(() => Response.redirect("/x", 200)),
+        await t(() => Response.redirect("/x", 301)),
+        await t(() => new Response("x", { status: 204 })),
+        await t(() => used.text()),
+        await t(() => new Response(new ReadableStream({ start(c) { c.enqueue("s"); c.close(); } })).text()),
+        await t(() => crypto.subtle.digest("MD4", new Uint8Array(1))),
+        new AbortController().signal.reason,
+        (() => { const c = new AbortController(); c.abort(); return c.signal.reason.message; })(),
+      ];
+    } }"#,
+    );
+    assert_eq!(
+        v,
+        json!([
+            ["TypeError", "Invalid URL string."],
+            ["TypeError", "Failed to decode input."],
+            ["TypeError", "Invalid header name."],
+            ["RangeError", "200 is not a redirect status code. It must be one of: 301, 302, 303, 307, or 308."],
+            ["TypeError", "Unable to parse URL: /x"],
+            ["TypeError", "Response with null body status (101, 204, 205, or 304) cannot have a body."],
+            ["TypeError", "Body has already been used. It can only be used once. Use tee() first if you need to read it twice."],
+            ["TypeError", "This ReadableStream did not return bytes."],
+            ["NotSupportedError", "Unrecognized or unimplemented digest algorithm requested."],
+            {"$js": "undefined"},
+            "The operation was aborted"
+        ])
+    );
 }

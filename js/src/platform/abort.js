@@ -25,7 +25,7 @@ class AbortSignal extends EventTarget {
   static abort(reason) {
     const signal = new AbortSignal(making);
     signal.#aborted = true;
-    signal.#reason = reason === undefined ? new DOMException("This operation was aborted", "AbortError") : reason;
+    signal.#reason = reason === undefined ? new DOMException("The operation was aborted", "AbortError") : reason;
     return signal;
   }
   static timeout(ms) {
@@ -48,7 +48,7 @@ class AbortSignal extends EventTarget {
   static _abort(signal, reason) {
     if (signal.#aborted) return;
     signal.#aborted = true;
-    signal.#reason = reason === undefined ? new DOMException("This operation was aborted", "AbortError") : reason;
+    signal.#reason = reason === undefined ? new DOMException("The operation was aborted", "AbortError") : reason;
     const event = new Event("abort");
     if (typeof signal.onabort === "function") {
       try {

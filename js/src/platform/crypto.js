@@ -8,17 +8,17 @@ const native = globalThis.__dosimNative;
 const HASHES = new Set(["SHA-1", "SHA-256", "SHA-384", "SHA-512"]);
 const BLOCK = { "SHA-1": 64, "SHA-256": 64, "SHA-384": 128, "SHA-512": 128 };
 
-const bytesOf = (data, what = "data") => {
+const bytesOf = (data, method, parameter) => {
   if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  throw new TypeError(`Failed to execute: ${what} is not a BufferSource`);
+  throw new TypeError(`Failed to execute '${method}' on 'SubtleCrypto': parameter ${parameter} is not of type 'BufferSource'.`);
 };
 
 const algorithmName = (algorithm) => String(typeof algorithm === "string" ? algorithm : algorithm && algorithm.name);
 
 const hashName = (hash) => {
   const name = algorithmName(hash).toUpperCase();
-  if (!HASHES.has(name)) throw new DOMException(`Unrecognized hash algorithm: ${algorithmName(hash)}`, "NotSupportedError");
+  if (!HASHES.has(name)) throw new DOMException("Unrecognized or unimplemented digest algorithm requested.", "NotSupportedError");
   return name;
 };
 
@@ -75,7 +75,7 @@ const asPromise = (f) =>
 class SubtleCrypto {
   digest(algorithm, data) {
     const name = hashName(algorithm);
-    return native.digest(name, bytesOf(data));
+    return native.digest(name, bytesOf(data, "digest", 2));
   }
   importKey(format, keyData, algorithm, extractable, usages) {
     if (algorithmName(algorithm).toUpperCase() !== "HMAC") {
@@ -83,7 +83,7 @@ class SubtleCrypto {
     }
     const hash = hashName(algorithm.hash);
     let bytes;
-    if (format === "raw") bytes = bytesOf(keyData, "keyData");
+    if (format === "raw") bytes = bytesOf(keyData, "importKey", 2);
     else if (format === "jwk") {
       if (!keyData || keyData.kty !== "oct" || typeof keyData.k !== "string") throw new DOMException("Invalid JWK for an HMAC key", "DataError");
       bytes = fromBase64Url(keyData.k);
@@ -103,7 +103,7 @@ class SubtleCrypto {
   }
   exportKey(format, key) {
     if (!(key instanceof CryptoKey)) throw new TypeError("Failed to execute 'exportKey': parameter 2 is not of type 'CryptoKey'.");
-    if (!key.extractable) throw new DOMException("The CryptoKey is not extractable", "InvalidAccessError");
+    if (!key.extractable) throw new DOMException("Attempt to export non-extractable HMAC key.", "InvalidAccessError");
     const bytes = keyBytes(key);
     if (format === "raw") return bytes.slice().buffer;
     if (format === "jwk") {
@@ -115,17 +115,17 @@ class SubtleCrypto {
   sign(algorithm, key, data) {
     if (algorithmName(algorithm).toUpperCase() !== "HMAC") throw new DOMException(`Unsupported algorithm: ${algorithmName(algorithm)}`, "NotSupportedError");
     hmacKey(key, "sign");
-    return native.hmac(key.algorithm.hash.name, keyBytes(key), bytesOf(data));
+    return native.hmac(key.algorithm.hash.name, keyBytes(key), bytesOf(data, "sign", 3));
   }
   verify(algorithm, key, signature, data) {
     if (algorithmName(algorithm).toUpperCase() !== "HMAC") throw new DOMException(`Unsupported algorithm: ${algorithmName(algorithm)}`, "NotSupportedError");
     hmacKey(key, "verify");
-    const expected = new Uint8Array(native.hmac(key.algorithm.hash.name, keyBytes(key), bytesOf(data)));
-    return equalBytes(expected, bytesOf(signature));
+    const expected = new Uint8Array(native.hmac(key.algorithm.hash.name, keyBytes(key), bytesOf(data, "verify", 4)));
+    return equalBytes(expected, bytesOf(signature, "verify", 3));
   }
   timingSafeEqual(a, b) {
-    const x = bytesOf(a);
-    const y = bytesOf(b);
+    const x = bytesOf(a, "timingSafeEqual", 1);
+    const y = bytesOf(b, "timingSafeEqual", 2);
     if (x.length !== y.length) throw new TypeError("Input buffers must have the same byte length");
     return equalBytes(x, y);
   }

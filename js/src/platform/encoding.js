@@ -86,7 +86,7 @@ class TextDecoder {
     if (text == null) {
       this.#pending = new Uint8Array(0);
       this.#started = false;
-      throw new TypeError("The encoded data was not valid for encoding utf-8");
+      throw new TypeError("Failed to decode input.");
     }
     if (!this.#started && !this.#ignoreBOM && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     this.#started = stream && (this.#started || text.length > 0 || bytes.length > 0);

@@ -19,12 +19,12 @@ const decoder = new TextDecoder();
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const headerName = (name) => {
   const n = String(name);
-  if (!TOKEN.test(n)) throw new TypeError(`Invalid header name: "${n}"`);
+  if (!TOKEN.test(n)) throw new TypeError("Invalid header name.");
   return n.toLowerCase();
 };
 const headerValue = (value) => {
   const v = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
-  if (/[\0\r\n]/.test(v)) throw new TypeError(`Invalid header value: "${v}"`);
+  if (/[\0\r\n]/.test(v)) throw new TypeError("Invalid header value.");
   return v;
 };
 
@@ -150,11 +150,12 @@ const concat = (chunks) => {
   return out;
 };
 
+const USED = "Body has already been used. It can only be used once. Use tee() first if you need to read it twice.";
+
 const chunkBytes = (chunk) => {
   if (chunk instanceof Uint8Array) return chunk;
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
   if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (typeof chunk === "string") return encoder.encode(chunk);
   throw new TypeError("This ReadableStream did not return bytes.");
 };
 
@@ -183,7 +184,7 @@ class Body {
     return this.#used || (this.#stream !== null && this.#stream.locked);
   }
   async #consume() {
-    if (this.bodyUsed) throw new TypeError("Body has already been used. It can only be used once.");
+    if (this.bodyUsed) throw new TypeError(USED);
     this.#used = true;
     const source = this.#source;
     if (source === null) return new Uint8Array(0);
@@ -218,7 +219,7 @@ class Body {
   }
   // For clone(): this body's source split in two, one half kept and one returned.
   static split(b) {
-    if (b.bodyUsed) throw new TypeError("Body has already been used. It can only be used once.");
+    if (b.bodyUsed) throw new TypeError(USED);
     if (b.#source === null) return null;
     if (b.#stream === null) return b.#source;
     const [mine, theirs] = b.#stream.tee();
@@ -231,7 +232,7 @@ class Body {
   static wire(b) {
     if (b.#source === null) return null;
     if (b.#stream !== null) {
-      if (b.bodyUsed) throw new TypeError("Body has already been used. It can only be used once.");
+      if (b.bodyUsed) throw new TypeError(USED);
       const chunks = takeAllNow(b.#stream);
       if (chunks === null) {
         throw new TypeError(
@@ -344,7 +345,7 @@ class Response extends Body {
     this.cf = init.cf;
     let source = null;
     if (body !== null && body !== undefined) {
-      if (NULL_BODY.has(status)) throw new TypeError(`Response with null body status (${status}) cannot have body`);
+      if (NULL_BODY.has(status)) throw new TypeError("Response with null body status (101, 204, 205, or 304) cannot have a body.");
       const [s, type] = extractBody(body);
       source = s;
       if (type !== null && !this.#headers.has("content-type")) this.#headers.set("content-type", type);
@@ -359,9 +360,11 @@ class Response extends Body {
     return new Response(text, { ...init, headers });
   }
   static redirect(url, status = 302) {
+    if (!REDIRECTS.has(Number(status))) {
+      throw new RangeError(`${status} is not a redirect status code. It must be one of: 301, 302, 303, 307, or 308.`);
+    }
     const parsed = URL.parse(String(url));
-    if (parsed === null) throw new TypeError(`Invalid URL: ${String(url)}`);
-    if (!REDIRECTS.has(Number(status))) throw new RangeError(`Invalid status code for a redirect: ${status}`);
+    if (parsed === null) throw new TypeError(`Unable to parse URL: ${String(url)}`);
     const response = new Response(null, { status: Number(status), headers: { location: parsed.href } });
     freezeHeaders(response.#headers);
     return response;

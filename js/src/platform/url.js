@@ -111,7 +111,7 @@ class URL {
   constructor(url, base) {
     if (arguments.length === 0) throw new TypeError("Failed to construct 'URL': 1 argument required, but only 0 present.");
     const parts = base === undefined ? native.urlParse(String(url)) : native.urlParse(String(url), String(base));
-    if (parts == null) throw new TypeError(`Invalid URL: ${String(url)}`);
+    if (parts == null) throw new TypeError("Invalid URL string.");
     this.#parts = parts;
   }
   static canParse(url, base) {
@@ -133,7 +133,7 @@ class URL {
   }
   static setPart(url, field, value) {
     const parts = native.urlSet(url.#parts[0], field, String(value));
-    if (parts == null) throw new TypeError(`Invalid URL: ${String(value)}`);
+    if (parts == null) throw new TypeError("Invalid URL string.");
     url.#parts = parts;
     if (url.#params && (field === "href" || field === "search")) reparseParams(url.#params, url.#parts[9]);
   }

@@ -86,7 +86,9 @@ const matches = (error, expected, message, operator) => {
   if (typeof expected === "function") {
     if (expected.prototype !== undefined && error instanceof expected) return;
     if (Error.isPrototypeOf(expected) || expected === Error) {
-      fail(error, expected, message, operator, `The error is expected to be an instance of "${expected.name}". Received "${error && error.constructor && error.constructor.name}"`);
+      const received = error && error.constructor && error.constructor.name;
+      const detail = error instanceof Error ? `\n\nError message:\n\n${error.message}` : "";
+      fail(error, expected, message, operator, `The error is expected to be an instance of "${expected.name}". Received "${received}"${detail}`);
     }
     if (expected.call({}, error) === true) return;
     fail(error, expected, message, operator, "The validation function is expected to return \"true\".");
@@ -125,6 +127,13 @@ const rejectionOf = async (promiseOrFn) => {
 // `throws(fn, "message")`: a string second argument is the message, not what to expect.
 const splitExpected = (expected, message) => (typeof expected === "string" ? [undefined, expected] : [expected, message]);
 
+// workerd's text for two values on one line each; longer ones get a plainer text.
+const notStrictlyEqual = (actual, expected) => {
+  const [a, e] = [inspect(actual), inspect(expected)];
+  if (a.includes("\n") || e.includes("\n")) return `Expected values to be strictly equal:\n\n${a} !== ${e}\n`;
+  return `Values are not strictly equal:\n\n\n[Diff] Actual / Expected\n\n\n-   ${a}\n+   ${e}\n`;
+};
+
 export function ok(value, message) {
   if (!value) fail(value, true, message, "==", arguments.length === 0 ? "No value argument passed to `assert.ok()`" : "The expression evaluated to a falsy value:\n\n  assert.ok(" + inspect(value) + ")\n");
 }
@@ -135,7 +144,7 @@ export function notEqual(actual, expected, message) {
   if (actual == expected || (actual !== actual && expected !== expected)) fail(actual, expected, message, "!=");
 }
 export function strictEqual(actual, expected, message) {
-  if (!Object.is(actual, expected)) fail(actual, expected, message, "strictEqual", `Expected values to be strictly equal:\n\n${inspect(actual)} !== ${inspect(expected)}\n`);
+  if (!Object.is(actual, expected)) fail(actual, expected, message, "strictEqual", notStrictlyEqual(actual, expected));
 }
 export function notStrictEqual(actual, expected, message) {
   if (Object.is(actual, expected)) fail(actual, expected, message, "notStrictEqual", `Expected "actual" to be strictly unequal to: ${inspect(expected)}`);
