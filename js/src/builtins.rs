@@ -48,6 +48,7 @@ const GLOBAL_SCRIPTS: &[(&str, &str, &[&str])] = &[
     ("dosim:platform/formdata.js", include_str!("platform/formdata.js"), &["FormData", "__dosimForms"]),
     ("dosim:platform/fetch.js", include_str!("platform/fetch.js"), &["Headers", "Request", "Response"]),
     ("dosim:platform/buffer.js", include_str!("platform/node/buffer_global.js"), &["Buffer"]),
+    ("dosim:platform/process.js", include_str!("platform/node/process_global.js"), &["process"]),
 ];
 
 /// Defines the lazy globals (compiled with the scripts, run once per engine).

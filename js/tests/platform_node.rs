@@ -12,9 +12,9 @@ fn node_assert_passes_and_fails_as_node_does() {
     const failure = (f) => { try { f(); return "passed"; } catch (e) { return [e.name, e instanceof AssertionError, e.code]; } };
     export class T extends DurableObject { async run() {
       const out = [];
-      assert(true); assert.ok(1); assert.equal(1, "1"); assert.strictEqual(NaN, NaN);
+      assert(true); assert.ok(1); assert.equal(1, 1); assert.strictEqual(NaN, NaN); assert.notEqual(1, "1");
       deepStrictEqual({ a: [1, new Map([[1, { b: 2 }]])], d: new Date(5) }, { a: [1, new Map([[1, { b: 2 }]])], d: new Date(5) });
-      assert.deepEqual({ a: 1 }, { a: "1" });
+      assert.deepEqual({ a: 1 }, { a: 1 });
       assert.throws(() => { throw new TypeError("bad thing"); }, TypeError);
       assert.throws(() => { throw new TypeError("bad thing"); }, /bad/);
       assert.throws(() => { throw new TypeError("bad thing"); }, { name: "TypeError", message: "bad thing" });
@@ -31,6 +31,10 @@ fn node_assert_passes_and_fails_as_node_does() {
       out.push(await assert.rejects(Promise.resolve(1)).then(() => "passed", (e) => e.name));
       out.push(failure(() => assert.fail("custom")), failure(() => assert.notStrictEqual(1, 1)));
       try { assert.strictEqual(1, 2, "my message"); } catch (e) { out.push(e.message, e.actual, e.expected, e.operator); }
+      // workerd's node:assert is strict in equal and deepEqual too (measured on workerd).
+      out.push(failure(() => assert.equal(1, "1")), failure(() => assert.deepEqual([1], ["1"])));
+      try { assert.ok(0); } catch (e) { out.push(e.message); }
+      try { assert.deepEqual([1], ["1"]); } catch (e) { out.push(e.message); }
       return out;
     } }"#,
     );
@@ -51,7 +55,11 @@ fn node_assert_passes_and_fails_as_node_does() {
             "my message",
             1,
             2,
-            "strictEqual"
+            "strictEqual",
+            failed,
+            failed,
+            "0 == true",
+            "Expected values to be strictly deep-equal:\n+ actual - expected\n\n+ [ 1 ]\n- [ '1' ]"
         ])
     );
 }

@@ -287,16 +287,27 @@ fn platform_globals_load_on_first_use_and_can_be_replaced() {
     let v = run_one(
         r#"export class T extends DurableObject { run() {
       const before = Object.keys(globalThis).filter((k) => ["URL", "Response", "ReadableStream", "Buffer"].includes(k));
-      const kinds = [typeof URL, typeof ReadableStream, typeof Buffer, "Blob" in globalThis, typeof crypto.subtle.digest];
+      const kinds = [typeof URL, typeof ReadableStream, typeof Buffer, "Blob" in globalThis, typeof crypto.subtle.digest, typeof process.nextTick];
+      // As on workerd: the standards' classes are not enumerable globals, Node's are.
+      const after = Object.keys(globalThis).filter((k) => ["URL", "Response", "ReadableStream", "Buffer", "process"].includes(k));
       // The object's own TextEncoder stays its own, and the platform keeps using its own.
       globalThis.TextEncoder = function Mine() {};
       // A script that builds on others loads them: a Response's body is a ReadableStream.
       const body = new Response("x").body instanceof ReadableStream;
       const replaced = TextEncoder.name;
-      return [before, kinds, replaced, body];
+      return [before, kinds, after, replaced, body];
     } }"#,
     );
-    assert_eq!(v, json!([[], ["function", "function", "function", true, "function"], "Mine", true]));
+    assert_eq!(
+        v,
+        json!([
+            ["Buffer"],
+            ["function", "function", "function", true, "function", "function"],
+            ["Buffer", "process"],
+            "Mine",
+            true
+        ])
+    );
 }
 
 #[test]

@@ -6,6 +6,8 @@
 // that loads after the object replaced one of its names leaves the object's value.
 // `__dosimFetchKind(v)` lets the prelude's structured clone ask whether a value is a
 // Request or Response without loading fetch.js for every object it clones.
+const ENUMERABLE = new Set(["Buffer", "process", "crypto"]);
+
 export default function install(provides, load) {
   const loaded = provides.map(() => false);
   const targetOf = (path) => {
@@ -30,7 +32,11 @@ export default function install(provides, load) {
     load(i);
     for (const path of provides[i]) {
       const [target, key] = targetOf(path);
-      if (target != null) originals.set(path, target[key]);
+      if (target == null) continue;
+      originals.set(path, target[key]);
+      // As workerd's globals: the standards' classes are not enumerable, Node's are.
+      const d = Object.getOwnPropertyDescriptor(target, key);
+      if (d && "value" in d && d.enumerable && !ENUMERABLE.has(path)) Object.defineProperty(target, key, { enumerable: false });
     }
     for (const [target, key, d] of replaced) Object.defineProperty(target, key, d);
   };
@@ -59,7 +65,7 @@ export default function install(provides, load) {
           Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable: false });
         },
         configurable: true,
-        enumerable: false,
+        enumerable: ENUMERABLE.has(path),
       });
     }
   });

@@ -133,7 +133,9 @@ class URL {
   }
   static setPart(url, field, value) {
     const parts = native.urlSet(url.#parts[0], field, String(value));
-    if (parts == null) throw new TypeError("Invalid URL string.");
+    if (parts == null) {
+      throw new TypeError(`Failed to set the '${field}' property on 'URL': the provided value is not of type 'valid URL string'.`);
+    }
     url.#parts = parts;
     if (url.#params && (field === "href" || field === "search")) reparseParams(url.#params, url.#parts[9]);
   }

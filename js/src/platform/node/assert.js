@@ -134,14 +134,20 @@ const notStrictlyEqual = (actual, expected) => {
   return `Values are not strictly equal:\n\n\n[Diff] Actual / Expected\n\n\n-   ${a}\n+   ${e}\n`;
 };
 
+// workerd's text when both values print on one line each.
+const notDeepStrictlyEqual = (actual, expected) =>
+  `Expected values to be strictly deep-equal:\n+ actual - expected\n\n+ ${inspect(actual)}\n- ${inspect(expected)}`;
+
 export function ok(value, message) {
-  if (!value) fail(value, true, message, "==", arguments.length === 0 ? "No value argument passed to `assert.ok()`" : "The expression evaluated to a falsy value:\n\n  assert.ok(" + inspect(value) + ")\n");
+  if (!value) fail(value, true, message, "==", arguments.length === 0 ? "No value argument passed to `assert.ok()`" : `${inspect(value)} == true`);
 }
+// workerd's node:assert compares strictly in `equal` and `deepEqual` too (as Node's
+// `assert/strict`); measured on workerd 1.20261117.1.
 export function equal(actual, expected, message) {
-  if (!(actual == expected || (actual !== actual && expected !== expected))) fail(actual, expected, message, "==");
+  if (!Object.is(actual, expected)) fail(actual, expected, message, "equal", notStrictlyEqual(actual, expected));
 }
 export function notEqual(actual, expected, message) {
-  if (actual == expected || (actual !== actual && expected !== expected)) fail(actual, expected, message, "!=");
+  if (Object.is(actual, expected)) fail(actual, expected, message, "notEqual", `Expected "actual" to be strictly unequal to: ${inspect(expected)}`);
 }
 export function strictEqual(actual, expected, message) {
   if (!Object.is(actual, expected)) fail(actual, expected, message, "strictEqual", notStrictlyEqual(actual, expected));
@@ -150,14 +156,14 @@ export function notStrictEqual(actual, expected, message) {
   if (Object.is(actual, expected)) fail(actual, expected, message, "notStrictEqual", `Expected "actual" to be strictly unequal to: ${inspect(expected)}`);
 }
 function deepEqualAssert(actual, expected, message) {
-  if (!sameStructure(actual, expected, false)) fail(actual, expected, message, "deepEqual", `Expected values to be loosely deep-equal:\n\n${inspect(actual)}\n\nshould loosely deep-equal\n\n${inspect(expected)}`);
+  if (!sameStructure(actual, expected, true)) fail(actual, expected, message, "deepEqual", notDeepStrictlyEqual(actual, expected));
 }
 export { deepEqualAssert as deepEqual };
 export function notDeepEqual(actual, expected, message) {
-  if (sameStructure(actual, expected, false)) fail(actual, expected, message, "notDeepEqual", `"actual" deepEqual "expected": ${inspect(actual)}`);
+  if (sameStructure(actual, expected, true)) fail(actual, expected, message, "notDeepEqual", `Expected "actual" not to be strictly deep-equal to: ${inspect(expected)}`);
 }
 export function deepStrictEqual(actual, expected, message) {
-  if (!sameStructure(actual, expected, true)) fail(actual, expected, message, "deepStrictEqual", `Expected values to be strictly deep-equal:\n${inspect(actual)}\n\nshould equal\n\n${inspect(expected)}`);
+  if (!sameStructure(actual, expected, true)) fail(actual, expected, message, "deepStrictEqual", notDeepStrictlyEqual(actual, expected));
 }
 export function notDeepStrictEqual(actual, expected, message) {
   if (sameStructure(actual, expected, true)) fail(actual, expected, message, "notDeepStrictEqual", `Expected "actual" not to be strictly deep-equal to: ${inspect(expected)}`);

@@ -260,7 +260,7 @@ class Buffer extends Uint8Array {
       const ends = size === 1 ? [["", false]] : [["LE", true], ["BE", false]];
       for (const [suffix, little] of ends) {
         const check = (buf, offset) => {
-          if (offset < 0 || offset + size > buf.length) throw new RangeError(`The value of "offset" is out of range. It must be >= 0 and <= ${buf.length - size}. Received ${offset}`);
+          if (offset < 0 || offset + size > buf.length) throw new RangeError("Attempt to access memory outside buffer bounds");
         };
         Buffer.prototype[`read${node}${suffix}`] = function (offset = 0) {
           check(this, offset);

@@ -6,7 +6,7 @@ const native = globalThis.__dosimNative;
 const NAMES = { md5: "MD5", sha1: "SHA-1", "sha-1": "SHA-1", sha256: "SHA-256", "sha-256": "SHA-256", sha384: "SHA-384", "sha-384": "SHA-384", sha512: "SHA-512", "sha-512": "SHA-512" };
 const algorithm = (name) => {
   const a = NAMES[String(name).toLowerCase()];
-  if (!a) throw new Error(`Digest method not supported: ${name}`);
+  if (!a) throw new Error("Digest method not supported");
   return a;
 };
 const toBytes = (data, encoding) => {

@@ -66,7 +66,8 @@ export class EventEmitter {
       if (name === "error") {
         const err = args[0];
         if (err instanceof Error) throw err;
-        const e = new Error(`Unhandled error. (${String(err)})`);
+        const shown = typeof err === "string" ? `'${err}'` : String(err);
+        const e = new Error(`Unhandled error. (${shown})`);
         e.context = err;
         throw e;
       }

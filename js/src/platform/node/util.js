@@ -26,7 +26,11 @@ export function inspect(value, options = {}) {
     }
     if (v === null) return "null";
     if (seen.has(v)) return "[Circular *1]";
-    if (v instanceof Error) return v.stack || `${v.name}: ${v.message}`;
+    if (v instanceof Error) {
+      // QuickJS's stack lists frames only; V8's starts with the error's own line.
+      const head = `${v.name}: ${v.message}`;
+      return v.stack && !v.stack.startsWith(head) ? `${head}\n${v.stack}`.trimEnd() : v.stack || head;
+    }
     if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString();
     if (v instanceof RegExp) return String(v);
     if (depth > depthLimit) return Array.isArray(v) ? "[Array]" : "[Object]";
