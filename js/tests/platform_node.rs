@@ -302,3 +302,32 @@ fn an_unknown_built_in_is_a_clear_load_error() {
     let e = dosim_js::JsProgram::from_source("t.js", "import fs from \"node:fs\"; export class T {}").unwrap_err();
     assert!(e.contains("node:fs"), "{e}");
 }
+
+#[test]
+fn modules_loaded_from_files_import_built_ins_with_or_without_the_prefix() {
+    use dosim_js::{register, JsCall, JsClass, JsProgram};
+    use dosim_sim::{run, Backend, FaultPolicy, SimConfig};
+    let dir = std::env::temp_dir().join(format!("dosim-platform-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("helper.ts"),
+        "import { Buffer } from \"buffer\";\nexport const hex = (s: string): string => Buffer.from(s).toString(\"hex\");\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("main.ts"),
+        "import { DurableObject } from \"cloudflare:workers\";\nimport { EventEmitter } from \"node:events\";\n\
+         import { hex } from \"./helper\";\nexport class T extends DurableObject {\n  async run() {\n    \
+         const { createHash } = await import(\"node:crypto\");\n    \
+         return [hex(\"hi\"), typeof EventEmitter, createHash(\"md5\").update(\"\").digest(\"hex\")];\n  }\n}\n",
+    )
+    .unwrap();
+    let program = JsProgram::load(&dir.join("main.ts"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    let program = program.unwrap();
+    let report = run(SimConfig::new(1).faults(FaultPolicy::Off), move |world| async move {
+        let ns = register(&world, "T", Backend::Sqlite, JsClass::new(program, "T"));
+        let _ = world.client(0).call(&ns.get(&ns.id_from_name("t")), JsCall::new("run", vec![])).await;
+    });
+    assert_eq!(report.history[0].ok_value(), Some(&json!(["6869", "function", "d41d8cd98f00b204e9800998ecf8427e"])));
+}
