@@ -70,6 +70,9 @@
       if (fetchKind === "Request") {
         return { [TAG]: "Request", url: v.url, method: v.method, headers: Object.fromEntries(v.headers), body: v._body };
       }
+      if (v[Symbol.for("dosim.RpcTarget")] === true) {
+        throw new DataCloneError("dosim cannot pass an RpcTarget by reference to another object yet (workerd sends a stub).");
+      }
       if (v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet) {
         throw new DataCloneError(`#<${v.constructor.name}> could not be cloned.`);
       }

@@ -298,6 +298,32 @@ fn cloudflare_workers_exports_what_real_code_imports() {
 }
 
 #[test]
+fn an_rpc_target_sent_to_another_object_is_a_clear_data_clone_error() {
+    use dosim_js::{register, JsCall, JsClass, JsProgram};
+    use dosim_sim::{run, Backend, Completion, FaultPolicy, SimConfig};
+    let source = r#"import { RpcTarget } from "cloudflare:workers";
+    class Counter extends RpcTarget { inc() { return 1; } }
+    export class T extends DurableObject {
+      give() { return new Counter(); }
+      async send() { return this.env.T.get(this.env.T.idFromName("other")).take(new Counter()).catch((e) => [e.name, e.message]); }
+      take(c) { return typeof c.inc; }
+    }"#;
+    let program = JsProgram::from_source("t.js", source).unwrap();
+    let report = run(SimConfig::new(1).faults(FaultPolicy::Off), move |world| async move {
+        let ns = register(&world, "T", Backend::Sqlite, JsClass::new(program, "T"));
+        let stub = ns.get(&ns.id_from_name("t"));
+        let _ = world.client(0).call(&stub, JsCall::new("give", vec![])).await;
+        let _ = world.client(0).call(&stub, JsCall::new("send", vec![])).await;
+    });
+    match &report.history[0].completion {
+        Completion::Fail { error } => assert!(error.message.contains("RpcTarget by reference"), "{}", error.message),
+        other => panic!("an RpcTarget cannot leave by copy: {other:?}"),
+    }
+    let sent = report.history[1].ok_value().cloned().unwrap_or_default();
+    assert_eq!(sent[0], json!("DataCloneError"), "{sent}");
+}
+
+#[test]
 fn an_unknown_built_in_is_a_clear_load_error() {
     let e = dosim_js::JsProgram::from_source("t.js", "import fs from \"node:fs\"; export class T {}").unwrap_err();
     assert!(e.contains("node:fs"), "{e}");

@@ -6,9 +6,15 @@ export const WorkerEntrypoint = w.WorkerEntrypoint;
 export const env = w.env;
 
 // A class whose instances workerd passes by reference over RPC. Inside one engine it is an
-// ordinary object; dosim sends values between objects by structured clone, so an
-// `RpcTarget` sent to another object arrives as a copy of its own fields (see README).
-export class RpcTarget {}
+// ordinary object; dosim sends values between objects by structured clone, which cannot
+// carry a reference, so sending one to another object is a DataCloneError that says so
+// (the brand below is what the prelude's clone looks for).
+const RPC_TARGET = Symbol.for("dosim.RpcTarget");
+export class RpcTarget {
+  get [RPC_TARGET]() {
+    return true;
+  }
+}
 
 // Workflows and the other entry points are not simulated: extending them works (a module
 // that declares one loads), constructing one says so.
