@@ -62,13 +62,16 @@
       if (v instanceof ArrayBuffer) return { [TAG]: "ArrayBuffer", v: bytesToBase64(new Uint8Array(v)) };
       if (ArrayBuffer.isView(v)) {
         const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-        return { [TAG]: v.constructor.name, v: bytesToBase64(bytes) };
+        // The typed array's own kind (a Buffer is a Uint8Array), as V8's serializer keeps it.
+        return { [TAG]: Object.prototype.toString.call(v).slice(8, -1), v: bytesToBase64(bytes) };
       }
       if (v instanceof Error) return { [TAG]: "Error", name: v.name, message: v.message };
-      const fetchKind = globalThis.__dosimFetchKind ? globalThis.__dosimFetchKind(v) : null;
-      if (fetchKind === "Response") return { [TAG]: "Response", status: v.status, headers: Object.fromEntries(v.headers), body: v._body };
-      if (fetchKind === "Request") {
-        return { [TAG]: "Request", url: v.url, method: v.method, headers: Object.fromEntries(v.headers), body: v._body };
+      // Platform values (Request, Response, Headers, Blob; URL and streams are refused):
+      // platform/lazy.js knows them.
+      const platform = globalThis.__dosimCloneOf ? globalThis.__dosimCloneOf(v) : null;
+      if (platform !== null) {
+        const [kind, fields] = platform;
+        return kind === "Blob" ? { [TAG]: kind, v: bytesToBase64(fields.v), type: fields.type } : { [TAG]: kind, ...fields };
       }
       if (v[Symbol.for("dosim.RpcTarget")] === true) {
         throw new DataCloneError("dosim cannot pass an RpcTarget by reference to another object yet (workerd sends a stub).");
@@ -126,6 +129,10 @@
         return new Response(j.body, { status: j.status, headers: j.headers });
       case "Request":
         return new Request(j.url, { method: j.method, headers: j.headers, body: j.body });
+      case "Headers":
+        return new Headers(j.v);
+      case "Blob":
+        return new Blob([base64ToBytes(j.v)], { type: j.type });
       case "Object": {
         const out = {};
         for (const k of Object.keys(j.v)) out[k] = fromJson(j.v[k]);

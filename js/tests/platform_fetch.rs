@@ -340,3 +340,46 @@ fn errors_carry_workerds_texts() {
         ])
     );
 }
+
+#[test]
+fn structured_clone_carries_headers_and_blobs_and_refuses_what_v8_refuses() {
+    // As workerd 1.20261117.1's structuredClone (measured): Headers and Blob survive, a
+    // Buffer arrives as a Uint8Array, URL, FormData, streams and signals are refused.
+    let v = run_one(
+        r#"export class T extends DurableObject { async run() {
+      const t = (f) => { try { return f(); } catch (e) { return [e.name, e.message, e instanceof DOMException]; } };
+      const h = structuredClone(new Headers({ a: "1" }));
+      const b = structuredClone(new Blob(["xy"], { type: "t/p" }));
+      const buf = structuredClone(Buffer.from("ab"));
+      await this.ctx.storage.put("h", new Headers({ k: "v" }));
+      const stored = await this.ctx.storage.get("h");
+      return [h instanceof Headers, h.get("a"), b instanceof Blob, await b.text(), b.type,
+        Object.prototype.toString.call(buf), buf.constructor.name, stored.get("k"),
+        t(() => structuredClone(new URL("https://a.com/"))),
+        t(() => structuredClone(new ReadableStream())),
+        t(() => structuredClone(new AbortController().signal)),
+        await this.ctx.storage.put("u", new URLSearchParams("a=1")).then(() => "stored", (e) => e.name)];
+    } }"#,
+    );
+    assert_eq!(
+        v,
+        json!([
+            true,
+            "1",
+            true,
+            "xy",
+            "t/p",
+            "[object Uint8Array]",
+            "Uint8Array",
+            "v",
+            [
+                "DataCloneError",
+                "Could not serialize object of type \"URL\". This type does not support serialization.",
+                true
+            ],
+            ["DataCloneError", "ReadableStream can only be serialized for RPC.", true],
+            ["DataCloneError", "AbortSignal serialization is not enabled.", true],
+            "DataCloneError"
+        ])
+    );
+}

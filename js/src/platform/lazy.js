@@ -4,8 +4,9 @@
 // Scripts take what they build on through `__dosimPlatform(...names)`, which loads and
 // answers the platform's own values even where the object replaced a global; a script
 // that loads after the object replaced one of its names leaves the object's value.
-// `__dosimFetchKind(v)` lets the prelude's structured clone ask whether a value is a
-// Request or Response without loading fetch.js for every object it clones.
+// `__dosimCloneOf(v)` tells the prelude's structured clone what a platform value becomes
+// (carried with its fields, or refused as V8's serializer refuses it) without loading any
+// script for the objects it clones.
 const ENUMERABLE = new Set(["Buffer", "process", "crypto"]);
 
 export default function install(provides, load) {
@@ -69,12 +70,46 @@ export default function install(provides, load) {
       });
     }
   });
-  const fetchScript = provides.findIndex((names) => names.includes("Response"));
-  Object.defineProperty(globalThis, "__dosimFetchKind", {
+  // What structured clone makes of a platform value, as V8's serializer in workerd: some
+  // types are carried (with the fields the prelude tags them with), the rest refused.
+  // Only scripts already loaded are asked: a plain object costs one prototype check.
+  const CARRIED = {
+    Request: (v) => ({ url: v.url, method: v.method, headers: Object.fromEntries(v.headers), body: v._body }),
+    Response: (v) => ({ status: v.status, headers: Object.fromEntries(v.headers), body: v._body }),
+    Headers: (v) => ({ v: [...v] }),
+    Blob: (v) => ({ v: originals.get("__dosimBlobBytes")(v), type: v.type }),
+  };
+  const REFUSED = {
+    ReadableStream: "ReadableStream can only be serialized for RPC.",
+    WritableStream: "WritableStream can only be serialized for RPC.",
+    AbortSignal: "AbortSignal serialization is not enabled.",
+  };
+  const NOT_SERIALIZABLE = ["URL", "URLSearchParams", "FormData", "Event", "EventTarget", "AbortController",
+    "TransformStream", "TextEncoder", "TextDecoder", "CryptoKey", "SubtleCrypto"];
+  const refuse = (text) => {
+    const [DOMException] = globalThis.__dosimPlatform("DOMException");
+    return new DOMException(text, "DataCloneError");
+  };
+  Object.defineProperty(globalThis, "__dosimCloneOf", {
     value: (v) => {
-      if (!loaded[fetchScript]) return null;
-      if (v instanceof originals.get("Response")) return "Response";
-      if (v instanceof originals.get("Request")) return "Request";
+      const proto = Object.getPrototypeOf(v);
+      if (proto === Object.prototype || proto === null || Array.isArray(v)) return null;
+      for (const kind of ["Request", "Response", "Headers"]) {
+        const C = originals.get(kind);
+        if (C && v instanceof C) return [kind, CARRIED[kind](v)];
+      }
+      const B = originals.get("Blob");
+      if (B && v instanceof B && !(v instanceof originals.get("File"))) return ["Blob", CARRIED.Blob(v)];
+      for (const [kind, text] of Object.entries(REFUSED)) {
+        const C = originals.get(kind);
+        if (C && v instanceof C) throw refuse(text);
+      }
+      for (const kind of NOT_SERIALIZABLE) {
+        const C = originals.get(kind);
+        if (C && v instanceof C) {
+          throw refuse(`Could not serialize object of type "${kind}". This type does not support serialization.`);
+        }
+      }
       return null;
     },
   });
