@@ -227,6 +227,13 @@ class Body {
     b.#stream = mine;
     return theirs;
   }
+  // For `new Request(request)`: the body moves to the new request; the old one is used.
+  static take(b) {
+    if (b.bodyUsed) throw new TypeError(USED);
+    const source = b.#stream !== null ? b.#stream : b.#source;
+    if (source !== null) b.#used = true;
+    return source;
+  }
   // The body as text for a value leaving the object (dosim's structured clone): the
   // bytes must all be there now; an open stream cannot be sent whole.
   static wire(b) {
@@ -247,9 +254,11 @@ class Body {
 }
 const initBody = Body.init;
 const splitBody = Body.split;
+const takeBody = Body.take;
 const wireBody = Body.wire;
 delete Body.init;
 delete Body.split;
+delete Body.take;
 delete Body.wire;
 
 // ---- Request ----
@@ -293,7 +302,7 @@ class Request extends Body {
       source = s;
       if (type !== null && !this.#headers.has("content-type")) this.#headers.set("content-type", type);
     } else if (from && init.body === undefined) {
-      source = splitBody(from);
+      source = takeBody(from);
     }
     initBody(this, source);
   }
@@ -313,7 +322,10 @@ class Request extends Body {
     return this.#redirect;
   }
   clone() {
-    return new Request(this);
+    const copy = new Request(this.#url, { method: this.#method, headers: this.#headers, signal: this.#signal, redirect: this.#redirect });
+    copy.cf = this.cf;
+    initBody(copy, splitBody(this));
+    return copy;
   }
   get _body() {
     return wireBody(this);

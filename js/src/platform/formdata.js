@@ -116,7 +116,11 @@ function parseFormData(bytes, contentType) {
     return form;
   }
   const boundary = type.startsWith("multipart/form-data") ? param(contentType, "boundary") : null;
-  if (!boundary) throw new TypeError("Parsing a Body as FormData requires a Content-Type header.");
+  if (!boundary) {
+    throw new TypeError(
+      "Unrecognized Content-Type header value. FormData can only parse the following MIME types: multipart/form-data, application/x-www-form-urlencoded"
+    );
+  }
   const delimiter = encoder.encode(`--${boundary}`);
   const headEndMark = encoder.encode("\r\n\r\n");
   let at = indexOf(bytes, delimiter, 0);

@@ -175,7 +175,7 @@ class ReadableStream {
     return s.#highWaterMark - s.#queue.length;
   }
   static enqueue(s, chunk) {
-    if (s.#closeRequested || s.#state !== "readable") throw new TypeError("Cannot enqueue to a closed or errored stream");
+    if (s.#closeRequested || s.#state !== "readable") throw new TypeError("Unable to enqueue");
     const waiting = s.#reader && s.#reader._takeRequest();
     if (waiting) waiting.resolve({ value: chunk, done: false });
     else s.#queue.push(chunk);
