@@ -59,6 +59,7 @@ fn with_namespace<R>(
         let fail = |e| format!("{}: {}", program.root(), exception_text(&ctx, e));
         ctx.eval::<(), _>(crate::instance::DATE_SCRIPT).map_err(fail)?;
         ctx.eval::<(), _>(STAND_IN).map_err(fail)?;
+        crate::builtins::install_globals(&ctx, || 0).map_err(fail)?;
         let loaded = Module::import(&ctx, program.root()).map_err(fail)?;
         drain(&ctx);
         let namespace: Object = match loaded.result::<Object>() {

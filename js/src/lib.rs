@@ -31,9 +31,13 @@
 //! | `budget`   | what an engine may spend: steps per turn and run, memory               |
 //! | [`inspect`] | a program's exports, and calling an exported hook outside any run      |
 //! | [`object`] | `JsObject`, `JsCall`, and registering a class for a namespace           |
-//! | `prelude.js` | the JavaScript side: `cloudflare:workers`, storage, SQL cursor, stubs, structured clone, `Request`/`Response` |
+//! | `builtins` | built-in modules (`cloudflare:workers`, `node:*`) and the web platform's globals, with their Rust functions |
+//! | `prelude.js` | the JavaScript side: `cloudflare:workers`' classes, storage, SQL cursor, stubs, structured clone |
+//! | `platform/*.js` | one script per standard: URL, encoding, events, abort, crypto, blob, streams, FormData, fetch; `lazy.js` loads each on first use |
+//! | `platform/node/*.js` | the `node:*` modules (assert, buffer, events, util, crypto, async_hooks, process, timers, url) |
 
 mod budget;
+mod builtins;
 mod convert;
 mod host;
 pub mod inspect;

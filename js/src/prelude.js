@@ -62,12 +62,19 @@
       if (v instanceof ArrayBuffer) return { [TAG]: "ArrayBuffer", v: bytesToBase64(new Uint8Array(v)) };
       if (ArrayBuffer.isView(v)) {
         const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-        return { [TAG]: v.constructor.name, v: bytesToBase64(bytes) };
+        // The typed array's own kind (a Buffer is a Uint8Array), as V8's serializer keeps it.
+        return { [TAG]: Object.prototype.toString.call(v).slice(8, -1), v: bytesToBase64(bytes) };
       }
       if (v instanceof Error) return { [TAG]: "Error", name: v.name, message: v.message };
-      if (v instanceof Response) return { [TAG]: "Response", status: v.status, headers: v.headers.toJSON(), body: v._body };
-      if (v instanceof Request) {
-        return { [TAG]: "Request", url: v.url, method: v.method, headers: v.headers.toJSON(), body: v._body };
+      // Platform values (Request, Response, Headers, Blob; URL and streams are refused):
+      // platform/lazy.js knows them.
+      const platform = globalThis.__dosimCloneOf ? globalThis.__dosimCloneOf(v) : null;
+      if (platform !== null) {
+        const [kind, fields] = platform;
+        return kind === "Blob" ? { [TAG]: kind, v: bytesToBase64(fields.v), type: fields.type } : { [TAG]: kind, ...fields };
+      }
+      if (v[Symbol.for("dosim.RpcTarget")] === true) {
+        throw new DataCloneError("dosim cannot pass an RpcTarget by reference to another object yet (workerd sends a stub).");
       }
       if (v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet) {
         throw new DataCloneError(`#<${v.constructor.name}> could not be cloned.`);
@@ -122,6 +129,10 @@
         return new Response(j.body, { status: j.status, headers: j.headers });
       case "Request":
         return new Request(j.url, { method: j.method, headers: j.headers, body: j.body });
+      case "Headers":
+        return new Headers(j.v);
+      case "Blob":
+        return new Blob([base64ToBytes(j.v)], { type: j.type });
       case "Object": {
         const out = {};
         for (const k of Object.keys(j.v)) out[k] = fromJson(j.v[k]);
@@ -201,104 +212,8 @@
   globalThis.queueMicrotask = (fn) => Promise.resolve().then(fn);
   globalThis.scheduler = { wait: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
-  // ---- fetch's Request, Response, Headers (enough for handlers and their tests) ----
-
-  class Headers {
-    constructor(init) {
-      this._map = new Map();
-      if (init instanceof Headers) init = init.toJSON();
-      if (init) for (const [k, v] of Array.isArray(init) ? init : Object.entries(init)) this.set(k, v);
-    }
-    get(k) {
-      const v = this._map.get(String(k).toLowerCase());
-      return v === undefined ? null : v;
-    }
-    set(k, v) {
-      this._map.set(String(k).toLowerCase(), String(v));
-    }
-    append(k, v) {
-      const old = this.get(k);
-      this.set(k, old === null ? v : `${old}, ${v}`);
-    }
-    has(k) {
-      return this._map.has(String(k).toLowerCase());
-    }
-    delete(k) {
-      this._map.delete(String(k).toLowerCase());
-    }
-    forEach(fn) {
-      for (const [k, v] of this._map) fn(v, k, this);
-    }
-    entries() {
-      return this._map.entries();
-    }
-    [Symbol.iterator]() {
-      return this._map.entries();
-    }
-    toJSON() {
-      return Object.fromEntries([...this._map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-  }
-
-  const bodyText = (body) => {
-    if (body === undefined || body === null) return null;
-    if (typeof body === "string") return body;
-    if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
-      const u8 = body instanceof ArrayBuffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-      return String.fromCharCode(...u8);
-    }
-    return String(body);
-  };
-
-  class Body {
-    async text() {
-      return this._body === null ? "" : this._body;
-    }
-    async json() {
-      return JSON.parse(await this.text());
-    }
-    async arrayBuffer() {
-      const s = await this.text();
-      const u8 = new Uint8Array(s.length);
-      for (let i = 0; i < s.length; i++) u8[i] = s.charCodeAt(i) & 0xff;
-      return u8.buffer;
-    }
-    get body() {
-      return this._body;
-    }
-  }
-
-  class Request extends Body {
-    constructor(input, init = {}) {
-      super();
-      const from = input instanceof Request ? input : null;
-      this.url = from ? from.url : String(input);
-      this.method = String(init.method || (from ? from.method : "GET")).toUpperCase();
-      this.headers = new Headers(init.headers || (from ? from.headers : undefined));
-      this._body = init.body !== undefined ? bodyText(init.body) : from ? from._body : null;
-    }
-  }
-
-  class Response extends Body {
-    constructor(body = null, init = {}) {
-      super();
-      this.status = init.status === undefined ? 200 : init.status;
-      this.statusText = init.statusText || "";
-      this.headers = new Headers(init.headers);
-      this._body = bodyText(body);
-    }
-    get ok() {
-      return this.status >= 200 && this.status < 300;
-    }
-    static json(data, init = {}) {
-      const headers = new Headers(init.headers);
-      if (!headers.has("content-type")) headers.set("content-type", "application/json");
-      return new Response(JSON.stringify(data), { ...init, headers });
-    }
-  }
-  globalThis.Headers = Headers;
-  globalThis.Request = Request;
-  globalThis.Response = Response;
+  // ---- fetch's Request, Response, Headers: platform/fetch.js, installed after this
+  // file runs (the names below are the globals, looked up when a value is cloned) ----
 
   // ---- errors crossing the host boundary ----
 

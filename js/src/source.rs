@@ -39,10 +39,10 @@ impl JsProgram {
             let file = dir.join(&name);
             let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let (js, imports) = strip_types(&name, &text)?;
-            for import in imports.iter().filter(|i| i.as_str() != WORKERS_MODULE) {
+            for import in imports.iter().filter(|i| crate::builtins::module_source(i).is_none()) {
                 if !import.starts_with('.') {
                     return Err(format!(
-                        "{name}: cannot import {import:?}: dosim loads only relative modules and {WORKERS_MODULE:?}"
+                        "{name}: cannot import {import:?}: dosim loads only relative modules, {WORKERS_MODULE:?} and node:* built-ins"
                     ));
                 }
                 todo.push(resolve(&name, import));
@@ -55,7 +55,7 @@ impl JsProgram {
     /// A program of one module given as text (`name` ends in `.ts` for TypeScript).
     pub fn from_source(name: &str, text: &str) -> Result<Arc<JsProgram>, String> {
         let (js, imports) = strip_types(name, text)?;
-        if let Some(other) = imports.iter().find(|i| i.as_str() != WORKERS_MODULE) {
+        if let Some(other) = imports.iter().find(|i| crate::builtins::module_source(i).is_none()) {
             return Err(format!("{name}: cannot import {other:?} from a module given as text"));
         }
         Self::compile(name.to_owned(), BTreeMap::from([(name.to_owned(), js)]))
@@ -118,9 +118,9 @@ impl rquickjs::loader::Loader for SourceLoader {
         name: &str,
         _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
     ) -> rquickjs::Result<rquickjs::Module<'js, rquickjs::module::Declared>> {
-        let text = match name {
-            WORKERS_MODULE => crate::instance::WORKERS_SHIM,
-            other => self.0.get(other).map(String::as_str).ok_or_else(|| rquickjs::Error::new_loading(other))?,
+        let text = match crate::builtins::module_source(name) {
+            Some(text) => text,
+            None => self.0.get(name).map(String::as_str).ok_or_else(|| rquickjs::Error::new_loading(name))?,
         };
         rquickjs::Module::declare(ctx.clone(), name, text)
     }
@@ -128,7 +128,10 @@ impl rquickjs::loader::Loader for SourceLoader {
 
 /// The module `spec` imported from module `base`, both relative to the program's folder.
 pub(crate) fn resolve(base: &str, spec: &str) -> String {
-    if spec == WORKERS_MODULE || !spec.starts_with('.') {
+    if let Some(builtin) = crate::builtins::canonical_name(spec) {
+        return builtin.to_owned();
+    }
+    if !spec.starts_with('.') {
         return spec.to_owned();
     }
     let mut path: PathBuf = Path::new(base).parent().map(Path::to_path_buf).unwrap_or_default();
