@@ -37,6 +37,10 @@ pub(super) struct ZooArgs {
     /// wall times do.
     #[arg(long)]
     jobs: Option<usize>,
+    /// Run the entries that need these features (objects, horizons) as if this build had
+    /// them, instead of skipping them (repeatable).
+    #[arg(long = "with", value_name = "FEATURE")]
+    with: Vec<String>,
     /// One JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -168,6 +172,9 @@ pub(super) fn zoo(a: &ZooArgs) -> i32 {
     if let Some(unknown) = a.entries.iter().find(|n| !manifest.entries.iter().any(|e| &&e.name == n)) {
         return usage(format!("no zoo entry {unknown:?} in {}", a.manifest.display()));
     }
+    if let Some(f) = a.with.iter().find(|f| !zoo_manifest::KNOWN_FEATURES.contains(&f.as_str())) {
+        return usage(format!("--with {f}: the features are {}", zoo_manifest::KNOWN_FEATURES.join(", ")));
+    }
     let flag = has_scheduler_flag();
     let schedulers: Vec<String> = match (&a.scheduler[..], flag) {
         ([], true) => COMPARED.iter().map(|s| (*s).to_owned()).collect(),
@@ -181,7 +188,7 @@ pub(super) fn zoo(a: &ZooArgs) -> i32 {
     let mut skipped = Vec::new();
     let mut units = Vec::new();
     for entry in &chosen {
-        let missing = entry.missing();
+        let missing = entry.missing(&a.with);
         if !missing.is_empty() {
             skipped
                 .push(Skipped { entry: entry.name.clone(), needs: missing.iter().map(|s| (*s).to_owned()).collect() });
@@ -355,7 +362,7 @@ fn print_report(r: &Report) {
         }
     }
     for s in &r.skipped {
-        println!("{:<28} skipped: needs {} (not in this build)", s.entry, s.needs.join(", "));
+        println!("{:<28} skipped: needs {} (not in this build; --with runs it anyway)", s.entry, s.needs.join(", "));
     }
     println!(
         "{} of {} mutants killed; {} of {} twins and controls pass; {} skipped; {:.1} s",

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 /// `objects`: `run.objects[binding][id]` (every object's storage) in the invariant hook.
 pub(super) const FEATURES: &[&str] = &[];
 
-/// Every feature name a manifest may ask for.
-const KNOWN_FEATURES: &[&str] = &["objects", "horizons"];
+/// Every feature name a manifest may ask for. `horizons`: workloads spanning hours, faults
+/// (outages, late alarms) over the whole horizon.
+pub(super) const KNOWN_FEATURES: &[&str] = &["objects", "horizons"];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -98,9 +99,13 @@ impl Entry {
         out
     }
 
-    /// The needs this build lacks.
-    pub fn missing(&self) -> Vec<&str> {
-        self.needs.iter().map(String::as_str).filter(|n| !FEATURES.contains(n)).collect()
+    /// The needs neither this build nor `assumed` provides.
+    pub fn missing(&self, assumed: &[String]) -> Vec<&str> {
+        self.needs
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !FEATURES.contains(n) && !assumed.iter().any(|a| a == n))
+            .collect()
     }
 
     fn check(&self) -> Result<(), String> {
