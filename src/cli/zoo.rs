@@ -251,7 +251,9 @@ fn run_units(units: &[Unit], seeds: u64, budget: Duration, jobs: usize) -> Vec<U
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(unit) = units.get(i) else { return };
-                let r = run_unit(unit, seeds, budget);
+                // A panic of dosim itself fails this unit, not the whole zoo.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_unit(unit, seeds, budget)))
+                    .unwrap_or_else(|panic| dosim_panicked(unit, panic));
                 results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
             });
         }
@@ -314,6 +316,39 @@ fn run_unit(unit: &Unit, seeds: u64, budget: Duration) -> UnitResult {
         first_failure: first,
         ok,
         divergence: unit.entry.divergence.clone(),
+    }
+}
+
+/// The result of a unit during which dosim itself panicked (a bug in dosim).
+fn dosim_panicked(unit: &Unit, panic: Box<dyn std::any::Any + Send>) -> UnitResult {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    UnitResult {
+        entry: unit.entry.name.clone(),
+        category: unit.entry.category.clone(),
+        backend: unit.entry.backend.clone(),
+        role: unit.role,
+        class: unit.class.to_owned(),
+        scheduler: unit.scheduler.clone(),
+        seeds: 0,
+        failures: 0,
+        kill_rate: 0.0,
+        runs: 0,
+        wall_s: 0.0,
+        first_failure: Some(FirstFailure {
+            seed: 0,
+            runs: 0,
+            wall_s: 0.0,
+            checker: "harness".into(),
+            message: format!("dosim itself panicked (a bug in dosim): {what}"),
+            replays: false,
+            replay: String::new(),
+        }),
+        ok: false,
+        divergence: None,
     }
 }
 
