@@ -245,6 +245,7 @@ pub(super) fn zoo(a: &ZooArgs) -> i32 {
 /// to the first failure are the same for any `jobs`); results in unit order.
 fn run_units(units: &[Unit], seeds: u64, budget: Duration, jobs: usize) -> Vec<UnitResult> {
     let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<UnitResult>>> = Mutex::new(vec![None; units.len()]);
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(units.len().max(1)) {
@@ -254,6 +255,10 @@ fn run_units(units: &[Unit], seeds: u64, budget: Duration, jobs: usize) -> Vec<U
                 // A panic of dosim itself fails this unit, not the whole zoo.
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_unit(unit, seeds, budget)))
                     .unwrap_or_else(|panic| dosim_panicked(unit, panic));
+                // Progress on stderr, in the order units finish (the report keeps unit order).
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                let verdict = if r.ok { "as expected" } else { "NOT as expected" };
+                eprintln!("zoo: {n}/{} {} {} ({}): {verdict}", units.len(), r.entry, r.role.name(), r.scheduler);
                 results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
             });
         }
