@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 /// Quick entries (killed on their first seeds in a debug build), one per kind of mistake.
 const FAST: &[&str] =
-    &["timer-lost-update", "init-without-bcw", "alarm-memory-pending", "write-then-throw", "rmw-storage-awaits"];
+    &["timer-lost-update", "cache-before-rollback", "alarm-memory-pending", "write-then-throw", "rmw-storage-awaits"];
 
 fn dosim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dosim"))
