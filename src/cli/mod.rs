@@ -1,5 +1,5 @@
 //! The `dosim` command line: `list`, `run`, `replay`, `shrink`, `fuzz`, `merge`,
-//! `conformance`, `bench`. Exit codes: 0 all as expected, 1 a violation was found, 2 bad
+//! `conformance`, `bench`, `zoo`. Exit codes: 0 all as expected, 1 a violation was found, 2 bad
 //! usage or bad input (with a message saying what was wrong), 130 a fuzz run stopped by
 //! SIGINT/SIGTERM that had found nothing unexpected.
 
@@ -10,6 +10,8 @@ mod interrupt;
 mod merge;
 mod replay;
 mod summary;
+mod zoo;
+mod zoo_manifest;
 
 use crate::scenarios::{self, Expect, Outcome, Scenario, Verdict};
 use crate::sim::{Budgets, FaultPolicy, GatePolicy, SimConfig};
@@ -48,6 +50,8 @@ enum Command {
     Conformance(conformance::ConformanceArgs),
     /// Measure how fast dosim explores, against baselines timed in the same run.
     Bench(bench::BenchArgs),
+    /// Run the bug zoo: every mutant must be killed, every twin and control must pass.
+    Zoo(zoo::ZooArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -221,6 +225,7 @@ pub fn main() -> i32 {
         Command::Merge(a) => merge::merge(&a),
         Command::Conformance(a) => conformance::conformance(&a),
         Command::Bench(a) => bench::bench(&a),
+        Command::Zoo(a) => zoo::zoo(&a),
     }
 }
 
