@@ -286,6 +286,7 @@
       this.statusText = init.statusText || "";
       this.headers = new Headers(init.headers);
       this._body = bodyText(body);
+      this.webSocket = init.webSocket || null;
     }
     get ok() {
       return this.status >= 200 && this.status < 300;
@@ -299,6 +300,7 @@
   globalThis.Headers = Headers;
   globalThis.Request = Request;
   globalThis.Response = Response;
+  installFetch(host, { Request, Response });
 
   // ---- errors crossing the host boundary ----
 
@@ -612,6 +614,8 @@
     waitUntil: (promise) => host.waitUntil(Promise.resolve(promise)),
     abort: (reason) => host.abort(reason === undefined ? null : String(reason)),
   };
+  const sockets = installSockets(host, { Response, encode, decode, RealDate });
+  Object.assign(ctx, sockets.ctx);
 
   class DurableObject {
     constructor(state, environment) {
@@ -624,6 +628,7 @@
 
   // The call of an event: a method's result, or its error.
   function invoke(object, method, argsText) {
+    if (Object.hasOwn(sockets.events, method)) return sockets.events[method](object, ...JSON.parse(argsText).map(fromJson));
     const f = object[method];
     if (typeof f !== "function") {
       throw new TypeError(`The RPC receiver does not implement the method "${method}".`);

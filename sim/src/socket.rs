@@ -59,6 +59,10 @@ pub(crate) struct Socket {
     tags: Vec<String>,
     attachment: Option<Vec<u8>>,
     inbox: Rc<RefCell<Inbox>>,
+    /// The upgrade request the client opened it with, as the host language wrote it.
+    request: Option<String>,
+    /// When the runtime last answered this connection's auto-response request (ms).
+    auto_responded_at: Option<u64>,
 }
 
 /// All connections of one object.
@@ -66,6 +70,9 @@ pub(crate) struct Socket {
 pub(crate) struct Sockets {
     next: u64,
     open: BTreeMap<u64, Socket>,
+    /// `setWebSocketAutoResponse`: a request the runtime answers itself, without waking
+    /// the object (kept by the runtime, like the connections).
+    auto_response: Option<(String, String)>,
 }
 
 impl Sockets {
@@ -163,6 +170,30 @@ impl WebSocket {
     pub fn tags(&self) -> Vec<String> {
         self.with(|_, s| Ok(s.tags.clone())).unwrap_or_default()
     }
+
+    /// The attachment as the runtime keeps it (bytes a host language encoded).
+    pub fn attachment_bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.with(|_, s| Ok(s.attachment.clone()))
+    }
+
+    /// Sets (or, with `None`, removes) the attachment as raw bytes.
+    pub fn set_attachment_bytes(&self, bytes: Option<Vec<u8>>) -> Result<()> {
+        self.with(|_, s| {
+            s.attachment = bytes;
+            Ok(())
+        })
+    }
+
+    /// The upgrade request the client opened the connection with, if it gave one.
+    pub fn request(&self) -> Option<String> {
+        self.with(|_, s| Ok(s.request.clone())).ok().flatten()
+    }
+
+    /// `ctx.getWebSocketAutoResponseTimestamp(ws)`: when the runtime last answered this
+    /// connection's auto-response request (ms), if ever.
+    pub fn auto_response_timestamp(&self) -> Option<u64> {
+        self.with(|_, s| Ok(s.auto_responded_at)).ok().flatten()
+    }
 }
 
 impl ObjectCore {
@@ -184,6 +215,21 @@ impl ObjectCore {
             .filter(|(_, s)| s.accepted && tag.is_none_or(|t| s.tags.iter().any(|x| x == t)))
             .map(|(id, _)| WebSocket { core: Rc::downgrade(self), id: *id })
             .collect()
+    }
+
+    /// The open connection numbered `id`, if it is still open.
+    pub(crate) fn socket(self: &Rc<Self>, id: u64) -> Option<WebSocket> {
+        self.sockets.borrow().open.contains_key(&id).then(|| WebSocket { core: Rc::downgrade(self), id })
+    }
+
+    /// `ctx.setWebSocketAutoResponse(pair)` (`None` removes it).
+    pub(crate) fn set_auto_response(&self, pair: Option<(String, String)>) {
+        self.sockets.borrow_mut().auto_response = pair;
+    }
+
+    /// `ctx.getWebSocketAutoResponse()`.
+    pub(crate) fn auto_response(&self) -> Option<(String, String)> {
+        self.sockets.borrow().auto_response.clone()
     }
 
     /// Whether any connection is open (a hibernated object keeps them).
@@ -210,15 +256,23 @@ pub struct Connection {
 impl Connection {
     /// Opens a connection to the object behind `core`; the object's `connect` handler
     /// decides whether to accept it (an error refuses it).
-    pub(crate) async fn open(core: Rc<ObjectCore>) -> Result<Connection> {
+    pub(crate) async fn open(core: Rc<ObjectCore>, request: Option<String>) -> Result<Connection> {
         let inbox = Rc::new(RefCell::new(Inbox::default()));
         let id = {
             let mut sockets = core.sockets.borrow_mut();
             sockets.next += 1;
             let id = sockets.next;
-            sockets
-                .open
-                .insert(id, Socket { accepted: false, tags: Vec::new(), attachment: None, inbox: inbox.clone() });
+            sockets.open.insert(
+                id,
+                Socket {
+                    accepted: false,
+                    tags: Vec::new(),
+                    attachment: None,
+                    inbox: inbox.clone(),
+                    request,
+                    auto_responded_at: None,
+                },
+            );
             id
         };
         let conn = Connection { core, id, inbox };
@@ -245,7 +299,35 @@ impl Connection {
         if self.inbox.borrow().closed {
             return Err(Error::app("WebSocket is closed"));
         }
-        self.deliver(SocketEvent::Message(message.into())).await
+        let message = message.into();
+        let auto = self.core.sockets.borrow().auto_response.clone();
+        if let Some((_, response)) = auto.filter(|(request, _)| *request == message) {
+            return self.auto_respond(response).await;
+        }
+        self.deliver(SocketEvent::Message(message)).await
+    }
+
+    /// The runtime answers an auto-response request itself: the object is not woken
+    /// (nor constructed, if it hibernated), and the time is kept for the object to read.
+    async fn auto_respond(&self, response: String) -> Result<()> {
+        let world = self.core.world.clone();
+        let latency = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
+        world.sleep(Duration::from_millis(latency)).await;
+        let now = world.now().as_millis();
+        let open = match self.core.sockets.borrow_mut().open.get_mut(&self.id) {
+            Some(s) => {
+                s.auto_responded_at = Some(now);
+                true
+            }
+            None => false,
+        };
+        if !open {
+            return Err(Error::app("WebSocket is closed"));
+        }
+        world.trace(&self.core.label, format!("ws#{} auto-response sent by the runtime", self.id));
+        world.sleep(Duration::from_millis(latency)).await;
+        self.inbox.borrow_mut().push(Received::Message(response));
+        Ok(())
     }
 
     /// Closes the connection (the object's `web_socket_close` handler runs).
