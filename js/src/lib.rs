@@ -46,6 +46,6 @@ mod task;
 
 pub use inspect::{call_export, exports, Export};
 pub use instance::{live_instances, JsClass};
-pub use net::serve;
+pub use net::{serve, websocket_request};
 pub use object::{register, stringified, JsCall, JsObject};
 pub use source::JsProgram;

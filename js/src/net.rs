@@ -113,6 +113,13 @@ pub fn tagged_request(request: &HttpRequest) -> serde_json::Value {
     })
 }
 
+/// The upgrade request a WebSocket client opens `url` with, as
+/// `Stub::connect_with` takes it for a JavaScript object (its `fetch` gets it).
+pub fn websocket_request(url: &str) -> String {
+    let headers = BTreeMap::from([("upgrade".to_owned(), "websocket".to_owned())]);
+    tagged_request(&HttpRequest { method: "GET".into(), url: url.into(), headers, body: None }).to_string()
+}
+
 /// The response a JavaScript `fetch` handler returned (tagged JSON), or why it is none.
 pub fn response_of(reply: &serde_json::Value) -> Result<HttpResponse, Error> {
     if reply.get("$js").and_then(serde_json::Value::as_str) != Some("Response") {
