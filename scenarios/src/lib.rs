@@ -32,6 +32,7 @@ pub mod counters;
 pub mod in_memory_cache;
 pub mod initialization;
 pub mod js_port;
+pub mod network;
 pub mod optimized_write;
 pub mod outcome;
 pub mod rate_limiter;

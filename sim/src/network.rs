@@ -94,6 +94,18 @@ impl NetworkFaults {
     }
 }
 
+impl std::fmt::Display for NetworkFaults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if *self == NetworkFaults::NONE {
+            return f.write_str("none");
+        }
+        let rates =
+            [("connection-error", self.connection_error), ("timeout", self.timeout), ("5xx", self.server_error)];
+        let on: Vec<String> = rates.iter().filter(|(_, r)| *r > 0).map(|(n, r)| format!("{n}={r}\u{2030}")).collect();
+        write!(f, "{}{}", on.join(" "), if self.slow { " slow-network=x10" } else { "" })
+    }
+}
+
 /// The stream the network's plan is drawn from ("netplan").
 const NETWORK_PLAN_STREAM: u64 = 0x6e65_7470_6c61_6e00;
 /// The stream of the network's per-exchange decisions ("network").
@@ -203,6 +215,9 @@ impl World {
             });
             index
         };
+        if index == 0 {
+            self.trace("world", format!("network faults: {faults}"));
+        }
         let line = format!("fetch#{index} {} {} leaves", request.method, request.url);
         self.trace(from, line);
         let (latency, refused, lost, unavailable) = {

@@ -36,9 +36,33 @@ struct Inbox {
     queue: VecDeque<Received>,
     waker: Option<Waker>,
     closed: bool,
+    /// A connection is ordered, as TCP is: what the object sends gets a number, and
+    /// arrives only after everything numbered before it (each has its own latency).
+    next_sent: u64,
+    next_arrival: u64,
+    /// Arrived out of order, waiting for earlier ones (`None`: lost in a crash).
+    held: BTreeMap<u64, Option<Received>>,
 }
 
 impl Inbox {
+    /// Numbers the next thing the object sends.
+    fn number(&mut self) -> u64 {
+        self.next_sent += 1;
+        self.next_sent - 1
+    }
+
+    /// `r`, numbered `n`, reached the client: it is delivered with every later one that
+    /// was only waiting for it.
+    fn arrive(&mut self, n: u64, r: Option<Received>) {
+        self.held.insert(n, r);
+        while let Some(r) = self.held.remove(&self.next_arrival) {
+            self.next_arrival += 1;
+            if let Some(r) = r {
+                self.push(r);
+            }
+        }
+    }
+
     fn push(&mut self, r: Received) {
         if self.closed {
             return;
@@ -130,12 +154,15 @@ impl WebSocket {
         let wait = core.wait_durable(core.incarnation(), needed);
         let latency = core.world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
         let (world, label, id) = (core.world.clone(), core.label.clone(), self.id);
+        let n = inbox.borrow_mut().number();
         crate::task::spawn(&core.world, async move {
             // A crash first: the message never leaves (the connection closes instead).
             if wait.await.is_ok() {
                 world.trace(&label, format!("ws#{id} message leaves the output gate"));
                 world.sleep(Duration::from_millis(latency)).await;
-                inbox.borrow_mut().push(Received::Message(message));
+                inbox.borrow_mut().arrive(n, Some(Received::Message(message)));
+            } else {
+                inbox.borrow_mut().arrive(n, None);
             }
         });
         Ok(())
@@ -146,7 +173,10 @@ impl WebSocket {
         let core = self.core.upgrade().ok_or_else(|| Error::app("WebSocket is closed"))?;
         let socket = core.sockets.borrow_mut().open.remove(&self.id);
         if let Some(s) = socket {
-            s.inbox.borrow_mut().push(Received::Closed { code, reason: reason.to_owned() });
+            // After the messages sent before it.
+            let mut inbox = s.inbox.borrow_mut();
+            let n = inbox.number();
+            inbox.arrive(n, Some(Received::Closed { code, reason: reason.to_owned() }));
         }
         Ok(())
     }
@@ -325,8 +355,9 @@ impl Connection {
             return Err(Error::app("WebSocket is closed"));
         }
         world.trace(&self.core.label, format!("ws#{} auto-response sent by the runtime", self.id));
+        let n = self.inbox.borrow_mut().number();
         world.sleep(Duration::from_millis(latency)).await;
-        self.inbox.borrow_mut().push(Received::Message(response));
+        self.inbox.borrow_mut().arrive(n, Some(Received::Message(response)));
         Ok(())
     }
 
@@ -353,6 +384,11 @@ impl Connection {
             }
         })
         .await
+    }
+
+    /// Whether the connection is closed (by either end, or a crash).
+    pub fn is_closed(&self) -> bool {
+        self.inbox.borrow().closed
     }
 
     /// Everything received so far, without waiting.
