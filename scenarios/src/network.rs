@@ -310,7 +310,8 @@ pub fn drive(world: &World, binding: &'static str, backend: Backend, workload: W
 /// Records in the history every message `conn` receives, and its close.
 fn listen(world: &World, client: &dosim_sim::Client, label: &str, path: &str, conn: Rc<Connection>) {
     let (client, label, path) = (client.clone(), label.to_owned(), path.to_owned());
-    let _ = world.spawn(async move {
+    // The handle is not needed: the task runs on by itself, and ends with the connection.
+    drop(world.spawn(async move {
         while let Some(r) = conn.recv().await {
             let request = match r {
                 Received::Message(m) => json!({ "websocket": path, "received": m }),
@@ -318,7 +319,7 @@ fn listen(world: &World, client: &dosim_sim::Client, label: &str, path: &str, co
             };
             let _ = client.record(&label, request, async { Ok::<_, Error>(Value::Null) }).await;
         }
-    });
+    }));
 }
 
 #[cfg(test)]

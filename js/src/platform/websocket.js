@@ -169,11 +169,6 @@ function installSockets(host, { Response, encode, decode, RealDate }) {
       ws._state = CLOSED;
       if (typeof object.webSocketClose === "function") return object.webSocketClose(ws, code, reason, true);
     },
-    "#ws-error"(object, id, message) {
-      const ws = handle(id);
-      ws._state = CLOSED;
-      if (typeof object.webSocketError === "function") return object.webSocketError(ws, new Error(message));
-    },
   };
 
   globalThis.WebSocket = WebSocket;
