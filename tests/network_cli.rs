@@ -86,6 +86,33 @@ fn a_room_that_keeps_its_peers_in_memory_loses_them_to_hibernation() {
 }
 
 #[test]
+fn a_saved_webhook_failure_replays_from_its_file_anywhere() {
+    let saves = std::env::temp_dir().join(format!("dosim-net-saves-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&saves);
+    let responder = format!("hooks.example.com={WEBHOOK}#Hooks");
+    let args =
+        ["fuzz", "--module", WEBHOOK, "--class", "Notifier", "--method", "order(key)", "--responder", &responder];
+    let mut fuzz = args.to_vec();
+    fuzz.extend(["--seeds", "60", "--save", saves.to_str().unwrap()]);
+    let o = dosim(&fuzz);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    let saved = text.lines().find_map(|l| l.strip_prefix("saved: ")).expect("no saved file");
+    let saved = saved.split_whitespace().next().unwrap();
+    let file = std::fs::read_to_string(saved).unwrap();
+    assert!(file.contains("\"hooks.example.com=../"), "the responder's module, relative to the file: {file}");
+    // From another folder, the file alone replays the double delivery.
+    let replay = Command::new(env!("CARGO_BIN_EXE_dosim"))
+        .args(["replay", saved])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(replay.status.code(), Some(1), "{}", out(&replay));
+    assert!(out(&replay).contains("reached the webhook 2 times"), "{}", out(&replay));
+    let _ = std::fs::remove_dir_all(saves);
+}
+
+#[test]
 fn bad_network_specs_are_clear_errors() {
     let base = ["run", "calls", "--seed", "1", "--module", CHAT, "--class", "Room"];
     for (extra, expected) in [
