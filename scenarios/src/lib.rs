@@ -23,6 +23,7 @@
 //! | [`cleanup`]          | `cleanup` (+ `-js`), right as written: negative controls  |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
 //! | [`user`]             | `calls`: the generic workload on a user's own JS/TS module  |
+//! | [`network`]          | `calls`: WebSocket clients, responders to outbound `fetch`  |
 //! | [`js_port`]          | `*-js`: the reference TypeScript, judged like its Rust port |
 
 pub mod alarm_retry;
