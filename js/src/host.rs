@@ -109,7 +109,7 @@ pub(crate) fn install<'js>(
     let bindings: Vec<String> = weak
         .upgrade()
         .and_then(|i| i.state.world().extension::<JsClasses>())
-        .map(|c| c.0.borrow().keys().cloned().collect())
+        .map(|c| c.0.borrow().keys().filter(|b| !b.starts_with(crate::net::RESPONDER_BINDING)).cloned().collect())
         .unwrap_or_default();
 
     // Every host function starts by finding its instance and the prelude's helpers (the
@@ -393,6 +393,7 @@ pub(crate) fn install<'js>(
             None,
         )
     });
+    crate::net::install(ctx, &host, &weak)?;
     Ok(host)
 }
 
@@ -419,7 +420,7 @@ impl<'js> JsClass<'js> for StubHandle {
     }
 }
 
-fn gone(ctx: &Ctx<'_>) -> rquickjs::Error {
+pub(crate) fn gone(ctx: &Ctx<'_>) -> rquickjs::Error {
     match rquickjs::String::from_str(ctx.clone(), "the object's instance is gone") {
         Ok(s) => ctx.throw(s.into_value()),
         Err(e) => e,

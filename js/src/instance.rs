@@ -16,6 +16,8 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 const PRELUDE: &str = include_str!("prelude.js");
+/// Platform modules the prelude calls into, compiled into the same module (see each file).
+const PRELUDE_PARTS: [&str; 2] = [include_str!("platform/outbound.js"), include_str!("platform/websocket.js")];
 /// `Date` in UTC on the simulated clock, set up before the prelude (see the file).
 pub(crate) const DATE_SCRIPT: &str = include_str!("platform/date.js");
 /// The prelude's module name (it exports the installer as `default`).
@@ -29,7 +31,7 @@ fn prelude_bytecode() -> &'static [u8] {
         let compiled = Runtime::new().and_then(|rt| {
             let cx = Context::full(&rt)?;
             Ok(cx.with(|ctx| {
-                let text = format!("export default {PRELUDE}");
+                let text = format!("{}\nexport default {PRELUDE}", PRELUDE_PARTS.concat());
                 Module::declare(ctx.clone(), PRELUDE_MODULE, text)
                     .and_then(|m| m.write(rquickjs::module::WriteOptions::default()))
                     .map_err(|e| exception_text(&ctx, e))
@@ -198,6 +200,12 @@ impl Instance {
                 None => return Err(Error::app("the module did not finish loading (top-level await?)")),
             };
             let constructor: Value = namespace.get(class.class.as_str()).map_err(fail)?;
+            // A plain object with handlers (a Worker's `export default { fetch }`, as a
+            // responder on the simulated network is written) is the object as it is.
+            if let Some(handlers) = constructor.as_object().filter(|_| !constructor.is_function()) {
+                *self.object.borrow_mut() = Some(Persistent::save(&ctx, handlers.clone()));
+                return Ok(());
+            }
             let Some(constructor) = constructor.as_constructor().cloned() else {
                 return Err(Error::app(format!("{} exports no class named {}", class.program.root(), class.class)));
             };

@@ -27,6 +27,7 @@
 //! | `instance` | one engine per instance: prelude, constructor, the host's tables, crash |
 //! | `task`     | events as futures: host promises, turns, microtask draining            |
 //! | `host`     | the host functions behind `ctx`, `env`, timers, clock and randomness   |
+//! | [`net`]    | outbound `fetch`, WebSockets' host functions, responders on the network |
 //! | `convert`  | errors and values across the boundary                                   |
 //! | `budget`   | what an engine may spend: steps per turn and run, memory               |
 //! | [`inspect`] | a program's exports, and calling an exported hook outside any run      |
@@ -42,11 +43,13 @@ mod convert;
 mod host;
 pub mod inspect;
 mod instance;
+pub mod net;
 pub mod object;
 pub mod source;
 mod task;
 
 pub use inspect::{call_export, exports, Export};
 pub use instance::{live_instances, JsClass};
+pub use net::{serve, websocket_request};
 pub use object::{register, stringified, JsCall, JsObject};
 pub use source::JsProgram;

@@ -4,7 +4,7 @@
 
 use crate::instance::{Instance, JsClass, JsClasses};
 use crate::task::{JsTask, Reply, Settled, Start};
-use dosim_sim::{async_trait, AlarmInfo, Backend, DurableObject, Env, Namespace, Result, State, World};
+use dosim_sim::{async_trait, AlarmInfo, Backend, DurableObject, Env, Namespace, Result, State, WebSocket, World};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
@@ -87,7 +87,29 @@ impl DurableObject for JsObject {
         }
         self.run(Start::Alarm { retry_count: info.retry_count, is_retry: info.is_retry }).await.map(|_| ())
     }
+
+    // Socket events are calls of the prelude's own (`platform/websocket.js`), named so
+    // that no method of a class can be called by them.
+    async fn web_socket_connect(&self, ws: WebSocket) -> Result<()> {
+        let request = ws.request().unwrap_or_else(|| UPGRADE_REQUEST.to_owned());
+        let args = format!("[{}, {request}]", ws.id());
+        self.run(Start::Call { method: "#ws-open".into(), args }).await.map(|_| ())
+    }
+
+    async fn web_socket_message(&self, ws: WebSocket, message: String) -> Result<()> {
+        let args = serde_json::json!([ws.id(), message]).to_string();
+        self.run(Start::Call { method: "#ws-message".into(), args }).await.map(|_| ())
+    }
+
+    async fn web_socket_close(&self, ws: WebSocket, code: u16, reason: String) -> Result<()> {
+        let args = serde_json::json!([ws.id(), code, reason]).to_string();
+        self.run(Start::Call { method: "#ws-close".into(), args }).await.map(|_| ())
+    }
 }
+
+/// The upgrade request of a client that gave none (tagged JSON of a `Request`).
+const UPGRADE_REQUEST: &str =
+    r#"{"$js":"Request","url":"http://do/","method":"GET","headers":{"upgrade":"websocket"},"body":null}"#;
 
 /// What `JSON.stringify` makes of a reply given as tagged JSON (the value a caller gets
 /// and then sends on as JSON, e.g. with `Response.json`): `undefined` drops out of objects

@@ -214,6 +214,7 @@
 
   // ---- fetch's Request, Response, Headers: platform/fetch.js, installed after this
   // file runs (the names below are the globals, looked up when a value is cloned) ----
+  installFetch(host);
 
   // ---- errors crossing the host boundary ----
 
@@ -527,6 +528,8 @@
     waitUntil: (promise) => host.waitUntil(Promise.resolve(promise)),
     abort: (reason) => host.abort(reason === undefined ? null : String(reason)),
   };
+  const sockets = installSockets(host, { encode, decode, RealDate });
+  Object.assign(ctx, sockets.ctx);
 
   class DurableObject {
     constructor(state, environment) {
@@ -539,6 +542,7 @@
 
   // The call of an event: a method's result, or its error.
   function invoke(object, method, argsText) {
+    if (Object.hasOwn(sockets.events, method)) return sockets.events[method](object, ...JSON.parse(argsText).map(fromJson));
     const f = object[method];
     if (typeof f !== "function") {
       throw new TypeError(`The RPC receiver does not implement the method "${method}".`);

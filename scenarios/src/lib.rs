@@ -23,6 +23,7 @@
 //! | [`cleanup`]          | `cleanup` (+ `-js`), right as written: negative controls  |
 //! | [`evidence`]         | driving with retries, and the causes violations cite      |
 //! | [`user`]             | `calls`: the generic workload on a user's own JS/TS module  |
+//! | [`network`]          | `calls`: WebSocket clients, responders to outbound `fetch`  |
 //! | [`js_port`]          | `*-js`: the reference TypeScript, judged like its Rust port |
 
 pub mod alarm_retry;
@@ -32,6 +33,7 @@ pub mod counters;
 pub mod in_memory_cache;
 pub mod initialization;
 pub mod js_port;
+pub mod network;
 pub mod optimized_write;
 pub mod outcome;
 pub mod rate_limiter;

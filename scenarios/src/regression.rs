@@ -298,6 +298,18 @@ impl Regression {
                     .filter(|p| p.is_file())
                     .ok_or_else(|| bad("the module it names (relative to the file's folder) does not exist".into()))?;
                 record.module = path.display().to_string();
+                // Responders' modules, like the object's, are relative to the file's folder.
+                for r in &mut record.responders {
+                    let mut spec = crate::network::ResponderSpec::parse(r).map_err(bad)?;
+                    let file = if spec.module.is_absolute() { spec.module.clone() } else { base.join(&spec.module) };
+                    if !crate::user::is_module_path(&file) {
+                        return Err(bad("a responder's module is not a .ts, .mts, .js or .mjs file: refused".into()));
+                    }
+                    spec.module = std::fs::canonicalize(&file).ok().filter(|p| p.is_file()).ok_or_else(|| {
+                        bad("a responder's module (relative to the file's folder) does not exist".into())
+                    })?;
+                    *r = spec.text();
+                }
                 let bound = record.bindings.iter().flat_map(|b| match b.split_once('=') {
                     Some((binding, class)) => [binding, class],
                     None => [b.as_str(), ""],
@@ -375,6 +387,14 @@ impl Regression {
         if let Some(m) = &mut r.module {
             if let Ok(abs) = std::fs::canonicalize(&m.module) {
                 m.module = relative_to(&abs, dir).display().to_string();
+            }
+            for r in &mut m.responders {
+                if let Ok(mut spec) = crate::network::ResponderSpec::parse(r) {
+                    if let Ok(abs) = std::fs::canonicalize(&spec.module) {
+                        spec.module = relative_to(&abs, dir);
+                        *r = spec.text();
+                    }
+                }
             }
         }
         serde_json::to_string_pretty(&r).map(|t| t + "\n").map_err(std::io::Error::other)

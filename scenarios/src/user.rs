@@ -10,6 +10,7 @@
 //! `int A..B` (inclusive), `bool`, `string` (short, from a small alphabet, so values
 //! repeat), `key` (one of `a`..`e`), or a JSON literal, passed as is (`"x"`, `3`, `null`).
 
+use crate::network::NetworkSpec;
 use crate::workload::{drive, Driving, Shape, Workload};
 use crate::Scenario;
 use dosim_js::{register, JsCall, JsClass, JsObject, JsProgram};
@@ -34,7 +35,11 @@ pub const BINDING: &str = "OBJECT";
 /// order as `{ index, client, method, args, ok, value, error, invokedAt, completedAt }`
 /// (`ok` is `true`, `false`, or `null` when the caller cannot know whether it ran);
 /// `storage` is the object's committed key-value data, `tables` its committed SQL rows
-/// (`{ table: [row, ...] }`), `alarms` the alarm still set (ms) or `null`. It returns
+/// (`{ table: [row, ...] }`), `alarms` the alarm still set (ms) or `null`, `fetches` the
+/// object's outbound requests (`{ index, from, request, sent_at, finished_at,
+/// response, error, delivered }`, see `dosim_sim::Exchange`); a WebSocket client's entries of `history`
+/// are its request's fields (`{ websocket, send }`, `{ websocket, received }`,
+/// `{ websocket, closed, reason }`, ...) with `ok`, `error` and the times. It returns
 /// nothing (or an empty array) when the run is right, else a message or an array of
 /// messages; throwing counts as one message.
 pub const INVARIANT_HOOK: &str = "invariant";
@@ -106,7 +111,7 @@ fn split_args(inner: &str) -> Vec<String> {
     out
 }
 
-fn parse_arg(text: &str) -> Result<ArgSpec, String> {
+pub(crate) fn parse_arg(text: &str) -> Result<ArgSpec, String> {
     let t = text.trim();
     let words: Vec<&str> = t.split_whitespace().collect();
     match words.as_slice() {
@@ -129,7 +134,7 @@ fn parse_arg(text: &str) -> Result<ArgSpec, String> {
     }
 }
 
-fn arg_strategy(spec: &ArgSpec) -> BoxedStrategy<Value> {
+pub(crate) fn arg_strategy(spec: &ArgSpec) -> BoxedStrategy<Value> {
     match spec.clone() {
         ArgSpec::Int(a, b) => (a..=b).prop_map(Value::from).boxed(),
         ArgSpec::Bool => any::<bool>().prop_map(Value::from).boxed(),
@@ -152,6 +157,8 @@ pub struct UserSpec {
     pub bindings: Vec<(String, String)>,
     /// Plain `env` values: `(NAME, value)`.
     pub vars: Vec<(String, Value)>,
+    /// WebSocket clients and responders to outbound `fetch` (see [`crate::network`]).
+    pub network: NetworkSpec,
 }
 
 /// `BINDING=Class`, or `NAME=value` (a JSON literal, or else the text as a string).
@@ -184,6 +191,15 @@ pub struct UserRecord {
     /// `env` values, as `NAME=value`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vars: Vec<String>,
+    /// `--websocket PATH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<String>,
+    /// `--send SPEC`s as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sends: Vec<String>,
+    /// `--responder HOST=FILE[#EXPORT]`s as written (files as the module's path is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub responders: Vec<String>,
 }
 
 impl UserRecord {
@@ -191,9 +207,7 @@ impl UserRecord {
     /// is spelled), class, methods, back-end, bindings and values.
     pub fn same_as(&self, other: &UserRecord) -> bool {
         let file = |m: &str| std::fs::canonicalize(m).unwrap_or_else(|_| PathBuf::from(m));
-        fn rest(r: &UserRecord) -> (&String, &Vec<String>, &String, &Vec<String>, &Vec<String>) {
-            (&r.class, &r.methods, &r.backend, &r.bindings, &r.vars)
-        }
+        let rest = |r: &UserRecord| UserRecord { module: String::new(), ..r.clone() };
         rest(self) == rest(other) && file(&self.module) == file(&other.module)
     }
 
@@ -210,6 +224,7 @@ impl UserRecord {
                 .iter()
                 .map(|v| parse_pair(v, "env value").map(|(k, v)| (k, env_value(&v))))
                 .collect::<Result<_, _>>()?,
+            network: NetworkSpec::parse(self.websocket.as_deref(), &self.sends, &self.responders)?,
         })
     }
 }
@@ -226,6 +241,8 @@ pub fn loaded() -> Option<&'static UserScenario> {
 pub struct UserScenario {
     spec: UserSpec,
     program: Arc<JsProgram>,
+    /// The responders' modules, compiled: `(host, program, export)`.
+    responders: Vec<(String, Arc<JsProgram>, String)>,
     has_invariant: bool,
     about: &'static str,
 }
@@ -234,7 +251,7 @@ impl UserScenario {
     /// Compiles the module and checks the class and methods exist: every problem is a
     /// message for the user, not a panic.
     pub fn load(spec: UserSpec) -> Result<&'static UserScenario, String> {
-        if spec.methods.is_empty() {
+        if spec.methods.is_empty() && spec.network.websocket.is_none() {
             return Err("say which methods clients call: --method NAME (repeat it; see `dosim run --help`)".into());
         }
         let program = JsProgram::load(&spec.module)?;
@@ -242,7 +259,10 @@ impl UserScenario {
             Ok(e) => e,
             // Top-level code that runs away is the object's bug, not bad input: every run
             // meets it and reports it, so the module is taken unchecked.
-            Err(e) if e.contains(dosim_js::inspect::OVER_BUDGET) => return Ok(Self::leak(spec, program, false)),
+            Err(e) if e.contains(dosim_js::inspect::OVER_BUDGET) => {
+                let responders = responders(&spec.network)?;
+                return Ok(Self::leak(spec, program, responders, false));
+            }
             Err(e) => return Err(e),
         };
         let classes = || exports.iter().filter(|e| e.is_class).map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ");
@@ -285,14 +305,21 @@ impl UserScenario {
             }
         }
         let has_invariant = exports.iter().any(|e| e.name == INVARIANT_HOOK && !e.is_class);
-        Ok(Self::leak(spec, program, has_invariant))
+        let responders = responders(&spec.network)?;
+        Ok(Self::leak(spec, program, responders, has_invariant))
     }
 
     /// Leaked once, with its description (one per loaded module), and remembered.
-    fn leak(spec: UserSpec, program: Arc<JsProgram>, has_invariant: bool) -> &'static UserScenario {
+    fn leak(
+        spec: UserSpec,
+        program: Arc<JsProgram>,
+        responders: Vec<(String, Arc<JsProgram>, String)>,
+        has_invariant: bool,
+    ) -> &'static UserScenario {
         let about = format!("{} of {} ({} methods)", spec.class, spec.module.display(), spec.methods.len());
         let about: &'static str = Box::leak(about.into_boxed_str());
-        let loaded: &'static UserScenario = Box::leak(Box::new(UserScenario { spec, program, has_invariant, about }));
+        let loaded: &'static UserScenario =
+            Box::leak(Box::new(UserScenario { spec, program, responders, has_invariant, about }));
         *LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(loaded);
         loaded
     }
@@ -309,6 +336,9 @@ impl UserScenario {
             },
             bindings: self.spec.bindings.iter().map(|(b, c)| format!("{b}={c}")).collect(),
             vars: self.spec.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            websocket: self.spec.network.websocket.clone(),
+            sends: self.spec.network.sends.iter().map(|s| s.text.clone()).collect(),
+            responders: self.spec.network.responders.iter().map(|r| r.text()).collect(),
         }
     }
 
@@ -329,6 +359,9 @@ impl UserScenario {
             .iter()
             .filter(|op| op.object == label)
             .map(|op| {
+                if op.request.get("websocket").is_some() {
+                    return socket_op(op);
+                }
                 let call: JsCall = serde_json::from_value(op.request.clone()).unwrap_or(JsCall::new("", vec![]));
                 let (ok, value, error) = match &op.completion {
                     Completion::Ok { value } => (json!(true), value.clone(), Value::Null),
@@ -349,6 +382,7 @@ impl UserScenario {
             "storage": report.durable.get(&label).cloned().unwrap_or_default(),
             "tables": report.tables.get(&label).cloned().unwrap_or_default(),
             "alarms": report.alarms_set.get(&label),
+            "fetches": report.exchanges,
         })
     }
 }
@@ -367,11 +401,18 @@ impl Scenario for UserScenario {
     }
 
     fn requests(&self) -> BoxedStrategy<Value> {
-        let all: Vec<BoxedStrategy<Value>> = self.spec.methods.iter().map(MethodSpec::strategy).collect();
+        let mut all: Vec<BoxedStrategy<Value>> = self.spec.methods.iter().map(MethodSpec::strategy).collect();
+        all.extend(self.spec.network.requests());
         proptest::strategy::Union::new(all).boxed()
     }
 
     fn accepts(&self, request: &Value) -> Result<(), String> {
+        if crate::network::socket_send(request).is_some() {
+            return match self.spec.network.websocket {
+                Some(_) => Ok(()),
+                None => Err("a WebSocket message, but the run has no --websocket".into()),
+            };
+        }
         let call: JsCall = serde_json::from_value(request.clone()).map_err(|e| e.to_string())?;
         match self.spec.methods.iter().any(|m| m.name == call.method) {
             true => Ok(()),
@@ -389,6 +430,12 @@ impl Scenario for UserScenario {
             register(&world, binding, self.spec.backend, class(name));
         }
         register(&world, BINDING, self.spec.backend, class(&self.spec.class));
+        for (host, program, export) in &self.responders {
+            dosim_js::serve(&world, host, JsClass::new(program.clone(), export));
+        }
+        if self.spec.network.websocket.is_some() {
+            return crate::network::drive(&world, BINDING, self.spec.backend, workload);
+        }
         drive::<JsObject>(&world, BINDING, self.spec.backend, "object", workload)
     }
 
@@ -419,6 +466,51 @@ impl Scenario for UserScenario {
             .map(|message| Violation { checker: "invariant".into(), message, at: report.sim_time })
             .collect()
     }
+}
+
+/// A WebSocket client's entry of the history as the `invariant` hook sees it: the
+/// request's fields (`websocket`, and `send`, `received`, `closed`, `connect` or `close`)
+/// with `ok`, `error` and the times.
+fn socket_op(op: &dosim_sim::Op) -> Value {
+    let mut out = op.request.as_object().cloned().unwrap_or_default();
+    let (ok, error) = match &op.completion {
+        Completion::Ok { .. } => (json!(true), Value::Null),
+        Completion::Fail { error } => (json!(false), json!(error.message)),
+        Completion::Info { error } => (Value::Null, json!(error.message)),
+        Completion::Pending => (Value::Null, Value::Null),
+    };
+    for (k, v) in [
+        ("index", json!(op.index)),
+        ("client", json!(op.client)),
+        ("ok", ok),
+        ("error", error),
+        ("invokedAt", json!(op.invoked_at.as_millis())),
+        ("completedAt", json!(op.completed_at.map(|t| t.as_millis()))),
+    ] {
+        out.insert(k.into(), v);
+    }
+    Value::Object(out)
+}
+
+/// Compiles each responder's module and checks it exports what the spec names.
+fn responders(network: &NetworkSpec) -> Result<Vec<(String, Arc<JsProgram>, String)>, String> {
+    let mut out = Vec::new();
+    for r in &network.responders {
+        let program = JsProgram::load(&r.module).map_err(|e| format!("--responder {}: {e}", r.text()))?;
+        let exports = dosim_js::exports(&program).map_err(|e| format!("--responder {}: {e}", r.text()))?;
+        if !exports.iter().any(|e| e.name == r.export) {
+            let names: Vec<&str> = exports.iter().map(|e| e.name.as_str()).collect();
+            return Err(format!(
+                "--responder {}: {} exports no {:?}; its exports: {}",
+                r.text(),
+                r.module.display(),
+                r.export,
+                names.join(", ")
+            ));
+        }
+        out.push((r.host.clone(), program, r.export.clone()));
+    }
+    Ok(out)
 }
 
 /// `Backend` from its command-line name.

@@ -48,6 +48,31 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Records `work`, an exchange with `object` that is not a call (a WebSocket message
+    /// sent or received), in the history and the trace as a call is recorded.
+    pub async fn record(
+        &self,
+        object: &str,
+        request: serde_json::Value,
+        work: impl std::future::Future<Output = Result<serde_json::Value>>,
+    ) -> Result<serde_json::Value> {
+        let world = &self.world;
+        let me = format!("client-{}", self.index);
+        let op = world.invoke(self.index, object, request.clone());
+        world.trace(&me, format!("invoke #{op} {object} {request}"));
+        let result = work.await;
+        let completion = Completion::from_result(&result);
+        let line = match (&completion, &result) {
+            (_, Ok(v)) => format!("ok #{op} {v}"),
+            (c, Err(e)) => format!("{} #{op} {:?}: {}", c.label(), e.kind, e.message),
+        };
+        world.trace(&me, line);
+        world.complete(op, completion);
+        result
+    }
+}
+
 impl World {
     /// Client number `index`.
     pub fn client(&self, index: usize) -> Client {

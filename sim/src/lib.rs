@@ -16,6 +16,7 @@
 //! | [`object`]    | the `DurableObject` trait, `State` (`ctx`) and `Env`              |
 //! | [`client`]    | simulated callers and the call history                            |
 //! | [`storage`]   | the storage API: KV (both back-ends), SQL, transactions, alarms   |
+//! | [`network`]   | outbound `fetch`: responders per host, network faults, exchanges  |
 //! | [`socket`]    | hibernatable WebSockets: connections, attachments, gated sends    |
 //! | [`gate`]      | the input gate's bookkeeping                                      |
 //! | [`strand`]    | strands: turns, the gate on each, critical sections, panics       |
@@ -44,6 +45,7 @@ pub mod faults;
 pub mod gate;
 mod host;
 pub mod namespace;
+pub mod network;
 pub mod object;
 pub mod report;
 pub mod run;
@@ -63,6 +65,7 @@ pub use config::{GatePolicy, SimConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use faults::{FaultPlan, FaultPolicy};
 pub use namespace::{Namespace, ObjectId, Stub};
+pub use network::{Exchange, HttpRequest, HttpResponse, NetworkFaults, Responder};
 pub use object::{AbortOptions, DurableObject, Env, State};
 pub use report::{RunReport, Stats, Violation, SOMETIMES};
 pub use run::run;

@@ -173,7 +173,14 @@ impl<O: DurableObject> Stub<O> {
     /// Opens a WebSocket connection to the object (a simulated client's).
     pub async fn connect(&self) -> Result<crate::socket::Connection> {
         let core = self.ns.host(&self.id)?;
-        crate::socket::Connection::open(core).await
+        crate::socket::Connection::open(core, None).await
+    }
+
+    /// Opens a WebSocket connection with an upgrade request (in whatever form the object's
+    /// host language reads it: the JavaScript host passes the `Request` as tagged JSON).
+    pub async fn connect_with(&self, request: String) -> Result<crate::socket::Connection> {
+        let core = self.ns.host(&self.id)?;
+        crate::socket::Connection::open(core, Some(request)).await
     }
 
     /// The label the trace and history use for the target object.

@@ -101,6 +101,25 @@ impl State {
         self.world.sleep(d)
     }
 
+    /// Outbound `fetch(request)`: like every message that leaves the object, it waits for
+    /// the writes made before it to be durable (the output gate, do-semantics §2.3), then
+    /// crosses the simulated network (see [`crate::network`]). Not a storage wait: other
+    /// events may enter the object while it is in flight.
+    pub fn fetch(
+        &self,
+        request: crate::network::HttpRequest,
+    ) -> impl Future<Output = Result<crate::network::HttpResponse>> + 'static {
+        let (core, world) = (self.core.upgrade(), self.world.clone());
+        async move {
+            let core = core.ok_or_else(crate::error::Error::stale_storage)?;
+            let needed = core.output.borrow().last_written;
+            core.wait_durable(core.incarnation(), needed).await?;
+            let label = core.label.clone();
+            drop(core);
+            world.send_request(&label, request).await
+        }
+    }
+
     /// `ctx.acceptWebSocket(ws, tags)`: hibernatable; the runtime keeps the connection
     /// (and its attachment) while the instance hibernates.
     pub fn accept_web_socket(&self, ws: &crate::socket::WebSocket, tags: &[&str]) -> Result<()> {
@@ -111,6 +130,24 @@ impl State {
     /// `ctx.getWebSockets(tag)`.
     pub fn get_web_sockets(&self, tag: Option<&str>) -> Vec<crate::socket::WebSocket> {
         self.core.upgrade().map(|c| c.sockets_tagged(tag)).unwrap_or_default()
+    }
+
+    /// The open connection numbered `id` ([`crate::socket::WebSocket::id`]), if any.
+    pub fn web_socket(&self, id: u64) -> Option<crate::socket::WebSocket> {
+        self.core.upgrade().and_then(|c| c.socket(id))
+    }
+
+    /// `ctx.setWebSocketAutoResponse(pair)`: the runtime answers a message equal to the
+    /// pair's request with its response, without waking the object; `None` removes it.
+    pub fn set_web_socket_auto_response(&self, pair: Option<(String, String)>) {
+        if let Some(core) = self.core.upgrade() {
+            core.set_auto_response(pair);
+        }
+    }
+
+    /// `ctx.getWebSocketAutoResponse()`.
+    pub fn web_socket_auto_response(&self) -> Option<(String, String)> {
+        self.core.upgrade().and_then(|c| c.auto_response())
     }
 
     /// `ctx.waitUntil(promise)`: work that goes on after the handler returned. It runs as

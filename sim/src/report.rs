@@ -99,6 +99,9 @@ pub struct RunReport {
     pub alarms: Vec<crate::alarm::AlarmAttempt>,
     /// Simulated time at the end of the run.
     pub sim_time: SimTime,
+    /// Outbound `fetch` requests on the simulated network, in the order they were sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<crate::network::Exchange>,
 }
 
 impl RunReport {

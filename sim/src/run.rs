@@ -127,6 +127,7 @@ fn harness_report(seed: u64, plan: crate::faults::FaultPlan, msg: String) -> Run
         stats: Default::default(),
         alarms: Vec::new(),
         sim_time: SimTime(0),
+        exchanges: Vec::new(),
     };
     if !msg.is_empty() {
         r.violations.push(Violation { checker: "harness".into(), message: msg, at: SimTime(0) });
@@ -360,6 +361,7 @@ fn finish(world: &World) -> RunReport {
         stats: world.stats().clone(),
         alarms: std::mem::take(&mut *world.0.alarms.borrow_mut()),
         sim_time: world.now(),
+        exchanges: world.exchanges(),
     }
 }
 

@@ -36,9 +36,33 @@ struct Inbox {
     queue: VecDeque<Received>,
     waker: Option<Waker>,
     closed: bool,
+    /// A connection is ordered, as TCP is: what the object sends gets a number, and
+    /// arrives only after everything numbered before it (each has its own latency).
+    next_sent: u64,
+    next_arrival: u64,
+    /// Arrived out of order, waiting for earlier ones (`None`: lost in a crash).
+    held: BTreeMap<u64, Option<Received>>,
 }
 
 impl Inbox {
+    /// Numbers the next thing the object sends.
+    fn number(&mut self) -> u64 {
+        self.next_sent += 1;
+        self.next_sent - 1
+    }
+
+    /// `r`, numbered `n`, reached the client: it is delivered with every later one that
+    /// was only waiting for it.
+    fn arrive(&mut self, n: u64, r: Option<Received>) {
+        self.held.insert(n, r);
+        while let Some(r) = self.held.remove(&self.next_arrival) {
+            self.next_arrival += 1;
+            if let Some(r) = r {
+                self.push(r);
+            }
+        }
+    }
+
     fn push(&mut self, r: Received) {
         if self.closed {
             return;
@@ -59,6 +83,10 @@ pub(crate) struct Socket {
     tags: Vec<String>,
     attachment: Option<Vec<u8>>,
     inbox: Rc<RefCell<Inbox>>,
+    /// The upgrade request the client opened it with, as the host language wrote it.
+    request: Option<String>,
+    /// When the runtime last answered this connection's auto-response request (ms).
+    auto_responded_at: Option<u64>,
 }
 
 /// All connections of one object.
@@ -66,6 +94,9 @@ pub(crate) struct Socket {
 pub(crate) struct Sockets {
     next: u64,
     open: BTreeMap<u64, Socket>,
+    /// `setWebSocketAutoResponse`: a request the runtime answers itself, without waking
+    /// the object (kept by the runtime, like the connections).
+    auto_response: Option<(String, String)>,
 }
 
 impl Sockets {
@@ -123,12 +154,15 @@ impl WebSocket {
         let wait = core.wait_durable(core.incarnation(), needed);
         let latency = core.world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
         let (world, label, id) = (core.world.clone(), core.label.clone(), self.id);
+        let n = inbox.borrow_mut().number();
         crate::task::spawn(&core.world, async move {
             // A crash first: the message never leaves (the connection closes instead).
             if wait.await.is_ok() {
                 world.trace(&label, format!("ws#{id} message leaves the output gate"));
                 world.sleep(Duration::from_millis(latency)).await;
-                inbox.borrow_mut().push(Received::Message(message));
+                inbox.borrow_mut().arrive(n, Some(Received::Message(message)));
+            } else {
+                inbox.borrow_mut().arrive(n, None);
             }
         });
         Ok(())
@@ -139,7 +173,10 @@ impl WebSocket {
         let core = self.core.upgrade().ok_or_else(|| Error::app("WebSocket is closed"))?;
         let socket = core.sockets.borrow_mut().open.remove(&self.id);
         if let Some(s) = socket {
-            s.inbox.borrow_mut().push(Received::Closed { code, reason: reason.to_owned() });
+            // After the messages sent before it.
+            let mut inbox = s.inbox.borrow_mut();
+            let n = inbox.number();
+            inbox.arrive(n, Some(Received::Closed { code, reason: reason.to_owned() }));
         }
         Ok(())
     }
@@ -163,6 +200,30 @@ impl WebSocket {
     pub fn tags(&self) -> Vec<String> {
         self.with(|_, s| Ok(s.tags.clone())).unwrap_or_default()
     }
+
+    /// The attachment as the runtime keeps it (bytes a host language encoded).
+    pub fn attachment_bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.with(|_, s| Ok(s.attachment.clone()))
+    }
+
+    /// Sets (or, with `None`, removes) the attachment as raw bytes.
+    pub fn set_attachment_bytes(&self, bytes: Option<Vec<u8>>) -> Result<()> {
+        self.with(|_, s| {
+            s.attachment = bytes;
+            Ok(())
+        })
+    }
+
+    /// The upgrade request the client opened the connection with, if it gave one.
+    pub fn request(&self) -> Option<String> {
+        self.with(|_, s| Ok(s.request.clone())).ok().flatten()
+    }
+
+    /// `ctx.getWebSocketAutoResponseTimestamp(ws)`: when the runtime last answered this
+    /// connection's auto-response request (ms), if ever.
+    pub fn auto_response_timestamp(&self) -> Option<u64> {
+        self.with(|_, s| Ok(s.auto_responded_at)).ok().flatten()
+    }
 }
 
 impl ObjectCore {
@@ -184,6 +245,21 @@ impl ObjectCore {
             .filter(|(_, s)| s.accepted && tag.is_none_or(|t| s.tags.iter().any(|x| x == t)))
             .map(|(id, _)| WebSocket { core: Rc::downgrade(self), id: *id })
             .collect()
+    }
+
+    /// The open connection numbered `id`, if it is still open.
+    pub(crate) fn socket(self: &Rc<Self>, id: u64) -> Option<WebSocket> {
+        self.sockets.borrow().open.contains_key(&id).then(|| WebSocket { core: Rc::downgrade(self), id })
+    }
+
+    /// `ctx.setWebSocketAutoResponse(pair)` (`None` removes it).
+    pub(crate) fn set_auto_response(&self, pair: Option<(String, String)>) {
+        self.sockets.borrow_mut().auto_response = pair;
+    }
+
+    /// `ctx.getWebSocketAutoResponse()`.
+    pub(crate) fn auto_response(&self) -> Option<(String, String)> {
+        self.sockets.borrow().auto_response.clone()
     }
 
     /// Whether any connection is open (a hibernated object keeps them).
@@ -210,15 +286,23 @@ pub struct Connection {
 impl Connection {
     /// Opens a connection to the object behind `core`; the object's `connect` handler
     /// decides whether to accept it (an error refuses it).
-    pub(crate) async fn open(core: Rc<ObjectCore>) -> Result<Connection> {
+    pub(crate) async fn open(core: Rc<ObjectCore>, request: Option<String>) -> Result<Connection> {
         let inbox = Rc::new(RefCell::new(Inbox::default()));
         let id = {
             let mut sockets = core.sockets.borrow_mut();
             sockets.next += 1;
             let id = sockets.next;
-            sockets
-                .open
-                .insert(id, Socket { accepted: false, tags: Vec::new(), attachment: None, inbox: inbox.clone() });
+            sockets.open.insert(
+                id,
+                Socket {
+                    accepted: false,
+                    tags: Vec::new(),
+                    attachment: None,
+                    inbox: inbox.clone(),
+                    request,
+                    auto_responded_at: None,
+                },
+            );
             id
         };
         let conn = Connection { core, id, inbox };
@@ -245,7 +329,36 @@ impl Connection {
         if self.inbox.borrow().closed {
             return Err(Error::app("WebSocket is closed"));
         }
-        self.deliver(SocketEvent::Message(message.into())).await
+        let message = message.into();
+        let auto = self.core.sockets.borrow().auto_response.clone();
+        if let Some((_, response)) = auto.filter(|(request, _)| *request == message) {
+            return self.auto_respond(response).await;
+        }
+        self.deliver(SocketEvent::Message(message)).await
+    }
+
+    /// The runtime answers an auto-response request itself: the object is not woken
+    /// (nor constructed, if it hibernated), and the time is kept for the object to read.
+    async fn auto_respond(&self, response: String) -> Result<()> {
+        let world = self.core.world.clone();
+        let latency = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
+        world.sleep(Duration::from_millis(latency)).await;
+        let now = world.now().as_millis();
+        let open = match self.core.sockets.borrow_mut().open.get_mut(&self.id) {
+            Some(s) => {
+                s.auto_responded_at = Some(now);
+                true
+            }
+            None => false,
+        };
+        if !open {
+            return Err(Error::app("WebSocket is closed"));
+        }
+        world.trace(&self.core.label, format!("ws#{} auto-response sent by the runtime", self.id));
+        let n = self.inbox.borrow_mut().number();
+        world.sleep(Duration::from_millis(latency)).await;
+        self.inbox.borrow_mut().arrive(n, Some(Received::Message(response)));
+        Ok(())
     }
 
     /// Closes the connection (the object's `web_socket_close` handler runs).
@@ -271,6 +384,11 @@ impl Connection {
             }
         })
         .await
+    }
+
+    /// Whether the connection is closed (by either end, or a crash).
+    pub fn is_closed(&self) -> bool {
+        self.inbox.borrow().closed
     }
 
     /// Everything received so far, without waiting.

@@ -131,6 +131,11 @@ impl World {
         }
     }
 
+    /// Whether the liveness phase began (no fault is injected any more).
+    pub fn calmed(&self) -> bool {
+        self.0.calm.get()
+    }
+
     pub(crate) fn record_alarm(&self, attempt: crate::alarm::AlarmAttempt) -> usize {
         let mut a = self.0.alarms.borrow_mut();
         a.push(attempt);

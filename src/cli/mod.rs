@@ -100,6 +100,18 @@ struct RunOptions {
     /// A plain `env` value for --module's classes: JSON, or else a string (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE")]
     vars: Vec<String>,
+    /// WebSocket clients: the path they connect on (the object's fetch answers 101), with
+    /// `{GEN}` placeholders drawn from the --method generators. Needs --send.
+    #[arg(long, value_name = "PATH")]
+    websocket: Option<String>,
+    /// What WebSocket clients send (repeatable): JSON with bare generators
+    /// (`{"op": "join", "room": key}`) or text with `{GEN}` placeholders.
+    #[arg(long = "send", value_name = "SPEC")]
+    sends: Vec<String>,
+    /// Who answers the object's outbound fetch to HOST: a module's default export, or
+    /// EXPORT (a class or an object with a fetch method). Other hosts answer 404. Repeatable.
+    #[arg(long = "responder", value_name = "HOST=FILE[#EXPORT]")]
+    responders: Vec<String>,
     /// Change a budget (repeatable): js-turn-steps, js-run-steps, js-memory, call-depth,
     /// reply-bytes, sql-steps, run-turns, overruns, trace-lines, watchdog (seconds). Object code
     /// that overruns one is stopped and reported as a `budget` finding.
@@ -159,6 +171,15 @@ impl RunOptions {
         for v in &self.vars {
             s.push_str(&format!(" --env {}", shell_word(v)));
         }
+        if let Some(w) = &self.websocket {
+            s.push_str(&format!(" --websocket {}", shell_word(w)));
+        }
+        for m in &self.sends {
+            s.push_str(&format!(" --send {}", shell_word(m)));
+        }
+        for r in &self.responders {
+            s.push_str(&format!(" --responder {}", shell_word(r)));
+        }
         for l in self.budgets().unwrap_or_default().flags() {
             s.push_str(&format!(" --limit {}", shell_word(&l)));
         }
@@ -193,7 +214,9 @@ impl RunOptions {
             .iter()
             .map(|v| scenarios::user::parse_pair(v, "--env").map(|(k, v)| (k, scenarios::user::env_value(&v))))
             .collect::<Result<_, _>>()?;
-        let spec = scenarios::user::UserSpec { module: module.clone(), class, methods, backend, bindings, vars };
+        let network = scenarios::network::NetworkSpec::parse(self.websocket.as_deref(), &self.sends, &self.responders)?;
+        let spec =
+            scenarios::user::UserSpec { module: module.clone(), class, methods, backend, bindings, vars, network };
         Ok(scenarios::user::UserScenario::load(spec)?)
     }
 }
