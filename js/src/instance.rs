@@ -5,7 +5,7 @@
 
 use crate::budget::{metered_runtime, Meter, Overrun, RunSteps};
 use crate::convert::{exception_text, Helpers};
-use crate::source::{resolve, JsProgram, WORKERS_MODULE};
+use crate::source::{resolve, JsProgram};
 use crate::task::{Pending, TaskKey};
 use dosim_sim::{Env, Error, State};
 use rquickjs::loader::{Loader, Resolver};
@@ -46,12 +46,6 @@ fn prelude_bytecode() -> &'static [u8] {
 /// Bytes of stack JavaScript may use, measured from where each entry starts: run threads
 /// have Rust's default 2 MiB, and the simulator's own frames sit above.
 const JS_STACK: usize = 512 * 1024;
-
-/// The module that re-exports the prelude's `cloudflare:workers` API.
-pub(crate) const WORKERS_SHIM: &str = "const w = globalThis.__dosimWorkers;\n\
-    export const DurableObject = w.DurableObject;\n\
-    export const WorkerEntrypoint = w.WorkerEntrypoint;\n\
-    export const env = w.env;\n";
 
 /// A class to run: a compiled program, the class it exports, and plain `env` values.
 #[derive(Clone, Debug)]
@@ -360,8 +354,8 @@ impl Loader for ProgramLoader {
         name: &str,
         _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, rquickjs::module::Declared>> {
-        if name == WORKERS_MODULE {
-            return Module::declare(ctx.clone(), name, WORKERS_SHIM);
+        if let Some(text) = crate::builtins::module_source(name) {
+            return Module::declare(ctx.clone(), name, text);
         }
         match self.0.bytecode(name) {
             // SAFETY: the bytecode was written by this same QuickJS build (JsProgram::compile).

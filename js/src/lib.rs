@@ -23,7 +23,10 @@
 //!
 //! | module     | owns                                                                  |
 //! |------------|-----------------------------------------------------------------------|
-//! | [`source`] | programs: loading, stripping TypeScript, bytecode                       |
+//! | [`source`] | programs: loading a module graph, bytecode                              |
+//! | `resolve`  | specifiers to files (`oxc_resolver`: packages, tsconfig paths) or built-ins |
+//! | `module_text` | a file as an ES module: TypeScript stripped, specifiers relinked, CommonJS wrapped, JSON/text/data |
+//! | `builtins` | the built-in modules (`cloudflare:workers`, `node:*`)                  |
 //! | `instance` | one engine per instance: prelude, constructor, the host's tables, crash |
 //! | `task`     | events as futures: host promises, turns, microtask draining            |
 //! | `host`     | the host functions behind `ctx`, `env`, timers, clock and randomness   |
@@ -34,11 +37,14 @@
 //! | `prelude.js` | the JavaScript side: `cloudflare:workers`, storage, SQL cursor, stubs, structured clone, `Request`/`Response` |
 
 mod budget;
+mod builtins;
 mod convert;
 mod host;
 pub mod inspect;
 mod instance;
+mod module_text;
 pub mod object;
+mod resolve;
 pub mod source;
 mod task;
 
