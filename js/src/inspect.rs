@@ -22,6 +22,8 @@ pub struct Export {
     pub is_class: bool,
     /// For a class: its methods, own and inherited (up to `DurableObject`), sorted.
     pub methods: Vec<String>,
+    /// For a class: how many parameters each of `methods` declares (its `length`).
+    pub arity: Vec<u32>,
 }
 
 const STAND_IN: &str = r#"
@@ -41,6 +43,7 @@ globalThis.__dosimMethods = (C) => {
   }
   return [...names].sort();
 };
+globalThis.__dosimArity = (C, names) => names.map((n) => C.prototype[n].length);
 "#;
 
 /// Runs `f` on the program's entry module's namespace in a scratch engine.
@@ -93,13 +96,16 @@ pub fn exports(program: &Arc<JsProgram>) -> Result<Vec<Export>, String> {
     with_namespace(program, |ctx, namespace| {
         let methods_of: Function = ctx.globals().get("__dosimMethods").map_err(|e| e.to_string())?;
         let is_class_fn: Function = ctx.globals().get("__dosimIsClass").map_err(|e| e.to_string())?;
+        let arity_of: Function = ctx.globals().get("__dosimArity").map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for key in namespace.keys::<String>() {
             let name = key.map_err(|e| e.to_string())?;
             let value: Value = namespace.get(name.as_str()).map_err(|e| e.to_string())?;
             let is_class: bool = is_class_fn.call((value.clone(),)).unwrap_or(false);
-            let methods = if is_class { methods_of.call((value,)).unwrap_or_default() } else { Vec::new() };
-            out.push(Export { name, is_class, methods });
+            let methods: Vec<String> =
+                if is_class { methods_of.call((value.clone(),)).unwrap_or_default() } else { Vec::new() };
+            let arity = if is_class { arity_of.call((value, methods.clone())).unwrap_or_default() } else { Vec::new() };
+            out.push(Export { name, is_class, methods, arity });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)

@@ -46,6 +46,7 @@ pub mod batch_processing;
 pub mod cleanup;
 pub mod evidence;
 pub mod parent_child;
+pub mod project;
 pub mod write_coalescing;
 
 use dosim_sim::{RunReport, Violation, World};

@@ -152,6 +152,40 @@ pub struct UserSpec {
     pub bindings: Vec<(String, String)>,
     /// Plain `env` values: `(NAME, value)`.
     pub vars: Vec<(String, Value)>,
+    /// The binding clients call the class through ([`BINDING`] unless a project names it).
+    pub binding: String,
+    /// Classes whose back-end is not `backend` (a project's `migrations`).
+    pub backends: Vec<(String, Backend)>,
+    /// The wrangler config the spec came from, if any: module names are then relative to
+    /// its folder.
+    pub project: Option<PathBuf>,
+    /// The project's compatibility date and flags, kept for the run's configuration.
+    pub compatibility_date: Option<String>,
+    pub compatibility_flags: Vec<String>,
+}
+
+impl UserSpec {
+    /// A spec for `class` of `module`, with nothing else bound and no project.
+    pub fn new(module: PathBuf, class: String, methods: Vec<MethodSpec>, backend: Backend) -> UserSpec {
+        UserSpec {
+            module,
+            class,
+            methods,
+            backend,
+            bindings: Vec::new(),
+            vars: Vec::new(),
+            binding: BINDING.to_owned(),
+            backends: Vec::new(),
+            project: None,
+            compatibility_date: None,
+            compatibility_flags: Vec::new(),
+        }
+    }
+
+    /// The back-end class `class` runs on.
+    pub fn backend_of(&self, class: &str) -> Backend {
+        self.backends.iter().find(|(c, _)| c == class).map_or(self.backend, |(_, b)| *b)
+    }
 }
 
 /// `BINDING=Class`, or `NAME=value` (a JSON literal, or else the text as a string).
@@ -184,6 +218,20 @@ pub struct UserRecord {
     /// `env` values, as `NAME=value`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vars: Vec<String>,
+    /// The wrangler config of the project (relative to the file's folder in a file, like
+    /// `module`), when the run came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The binding clients call, when not [`BINDING`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
+    /// Classes on another back-end than `backend`, as `Class=kv`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatibility_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compatibility_flags: Vec<String>,
 }
 
 impl UserRecord {
@@ -194,11 +242,23 @@ impl UserRecord {
         fn rest(r: &UserRecord) -> (&String, &Vec<String>, &String, &Vec<String>, &Vec<String>) {
             (&r.class, &r.methods, &r.backend, &r.bindings, &r.vars)
         }
-        rest(self) == rest(other) && file(&self.module) == file(&other.module)
+        fn project(r: &UserRecord) -> (&Option<String>, &Vec<String>, &Option<String>, &Vec<String>) {
+            (&r.binding, &r.backends, &r.compatibility_date, &r.compatibility_flags)
+        }
+        let project_file = |r: &UserRecord| r.project.as_deref().map(file);
+        rest(self) == rest(other)
+            && project(self) == project(other)
+            && file(&self.module) == file(&other.module)
+            && project_file(self) == project_file(other)
     }
 
     /// The spec it records.
     pub fn spec(&self) -> Result<UserSpec, String> {
+        let backends = self
+            .backends
+            .iter()
+            .map(|b| parse_pair(b, "backend").and_then(|(c, b)| Ok((c, parse_backend(&b)?))))
+            .collect::<Result<_, _>>()?;
         Ok(UserSpec {
             module: PathBuf::from(&self.module),
             class: self.class.clone(),
@@ -210,6 +270,11 @@ impl UserRecord {
                 .iter()
                 .map(|v| parse_pair(v, "env value").map(|(k, v)| (k, env_value(&v))))
                 .collect::<Result<_, _>>()?,
+            binding: self.binding.clone().unwrap_or_else(|| BINDING.to_owned()),
+            backends,
+            project: self.project.as_ref().map(PathBuf::from),
+            compatibility_date: self.compatibility_date.clone(),
+            compatibility_flags: self.compatibility_flags.clone(),
         })
     }
 }
@@ -228,16 +293,21 @@ pub struct UserScenario {
     program: Arc<JsProgram>,
     has_invariant: bool,
     about: &'static str,
+    /// `spec.binding`, for the workload driver (which keeps it for the run).
+    binding: &'static str,
 }
 
 impl UserScenario {
     /// Compiles the module and checks the class and methods exist: every problem is a
     /// message for the user, not a panic.
-    pub fn load(spec: UserSpec) -> Result<&'static UserScenario, String> {
-        if spec.methods.is_empty() {
+    pub fn load(mut spec: UserSpec) -> Result<&'static UserScenario, String> {
+        if spec.methods.is_empty() && spec.project.is_none() {
             return Err("say which methods clients call: --method NAME (repeat it; see `dosim run --help`)".into());
         }
-        let program = JsProgram::load(&spec.module)?;
+        let program = match spec.project.as_deref().and_then(Path::parent) {
+            Some(folder) => JsProgram::load_in(&spec.module, folder)?,
+            None => JsProgram::load(&spec.module)?,
+        };
         let exports = match dosim_js::exports(&program) {
             Ok(e) => e,
             // Top-level code that runs away is the object's bug, not bad input: every run
@@ -266,6 +336,17 @@ impl UserScenario {
                 ))
             }
         };
+        if spec.methods.is_empty() {
+            spec.methods = default_methods(class);
+            if spec.methods.is_empty() {
+                return Err(format!(
+                    "class {} has no method without parameters to call by default: say which methods clients \
+                     call with --method 'name(arg, ...)'; its methods: {}",
+                    spec.class,
+                    class.methods.join(", ")
+                ));
+            }
+        }
         for m in &spec.methods {
             if !class.methods.contains(&m.name) {
                 return Err(format!(
@@ -280,8 +361,11 @@ impl UserScenario {
             if !exports.iter().any(|e| e.is_class && &e.name == name) {
                 return Err(format!("--bind {binding}={name}: {} exports no class {name:?}", spec.module.display()));
             }
-            if binding == BINDING {
-                return Err(format!("--bind {binding}=...: {BINDING} is the binding of the class clients call"));
+            if binding == &spec.binding {
+                return Err(format!(
+                    "--bind {binding}=...: {} is the binding of the class clients call",
+                    spec.binding
+                ));
             }
         }
         let has_invariant = exports.iter().any(|e| e.name == INVARIANT_HOOK && !e.is_class);
@@ -292,7 +376,9 @@ impl UserScenario {
     fn leak(spec: UserSpec, program: Arc<JsProgram>, has_invariant: bool) -> &'static UserScenario {
         let about = format!("{} of {} ({} methods)", spec.class, spec.module.display(), spec.methods.len());
         let about: &'static str = Box::leak(about.into_boxed_str());
-        let loaded: &'static UserScenario = Box::leak(Box::new(UserScenario { spec, program, has_invariant, about }));
+        let binding: &'static str = Box::leak(spec.binding.clone().into_boxed_str());
+        let loaded: &'static UserScenario =
+            Box::leak(Box::new(UserScenario { spec, program, has_invariant, about, binding }));
         *LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(loaded);
         loaded
     }
@@ -303,12 +389,14 @@ impl UserScenario {
             module: self.spec.module.display().to_string(),
             class: self.spec.class.clone(),
             methods: self.spec.methods.iter().map(|m| m.text.clone()).collect(),
-            backend: match self.spec.backend {
-                Backend::Kv => "kv".into(),
-                Backend::Sqlite => "sqlite".into(),
-            },
+            backend: backend_name(self.spec.backend).into(),
             bindings: self.spec.bindings.iter().map(|(b, c)| format!("{b}={c}")).collect(),
             vars: self.spec.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            project: self.spec.project.as_ref().map(|p| p.display().to_string()),
+            binding: (self.spec.binding != BINDING).then(|| self.spec.binding.clone()),
+            backends: self.spec.backends.iter().map(|(c, b)| format!("{c}={}", backend_name(*b))).collect(),
+            compatibility_date: self.spec.compatibility_date.clone(),
+            compatibility_flags: self.spec.compatibility_flags.clone(),
         }
     }
 
@@ -318,7 +406,7 @@ impl UserScenario {
     }
 
     fn label(&self) -> String {
-        format!("{BINDING}:object")
+        format!("{}:object", self.spec.binding)
     }
 
     /// The argument the `invariant` hook gets.
@@ -386,10 +474,11 @@ impl Scenario for UserScenario {
             c
         };
         for (binding, name) in &self.spec.bindings {
-            register(&world, binding, self.spec.backend, class(name));
+            register(&world, binding, self.spec.backend_of(name), class(name));
         }
-        register(&world, BINDING, self.spec.backend, class(&self.spec.class));
-        drive::<JsObject>(&world, BINDING, self.spec.backend, "object", workload)
+        let backend = self.spec.backend_of(&self.spec.class);
+        register(&world, &self.spec.binding, backend, class(&self.spec.class));
+        drive::<JsObject>(&world, self.binding, backend, "object", workload)
     }
 
     fn check(&self, report: &RunReport) -> Vec<Violation> {
@@ -418,6 +507,27 @@ impl Scenario for UserScenario {
             .into_iter()
             .map(|message| Violation { checker: "invariant".into(), message, at: report.sim_time })
             .collect()
+    }
+}
+
+/// The methods clients call when a project names none: the class's own methods that
+/// declare no parameters, but for the runtime's handlers and `_private` ones.
+fn default_methods(class: &dosim_js::Export) -> Vec<MethodSpec> {
+    const HANDLERS: [&str; 5] = ["fetch", "alarm", "webSocketMessage", "webSocketClose", "webSocketError"];
+    class
+        .methods
+        .iter()
+        .zip(class.arity.iter().chain(std::iter::repeat(&1)))
+        .filter(|(m, arity)| **arity == 0 && !HANDLERS.contains(&m.as_str()) && !m.starts_with('_'))
+        .filter_map(|(m, _)| MethodSpec::parse(m).ok())
+        .collect()
+}
+
+/// A back-end's command-line name.
+pub fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Kv => "kv",
+        Backend::Sqlite => "sqlite",
     }
 }
 

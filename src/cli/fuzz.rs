@@ -132,10 +132,12 @@ pub(super) fn fuzz(a: &FuzzArgs) -> i32 {
             Ok(s) => vec![s],
             Err(e) => return usage(e),
         },
-        None if a.options.module.is_some() => match a.options.scenario(scenarios::user::GENERIC) {
-            Ok(s) => vec![s],
-            Err(e) => return usage(e),
-        },
+        None if a.options.module.is_some() || a.options.project_config().is_some() => {
+            match a.options.scenario(scenarios::user::GENERIC) {
+                Ok(s) => vec![s],
+                Err(e) => return usage(e),
+            }
+        }
         None => scenarios::all().to_vec(),
     };
     if let Err(e) = interrupt::install() {
