@@ -156,7 +156,8 @@ impl Project {
         let folder = self.folder();
         let manifest = folder.join("package.json");
         let Ok(text) = std::fs::read_to_string(&manifest) else { return Ok(()) };
-        let package: Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", manifest.display()))?;
+        let package: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", manifest.display()))?;
         let declares = ["dependencies", "devDependencies"]
             .iter()
             .any(|k| package.get(k).and_then(Value::as_object).is_some_and(|d| !d.is_empty()));
@@ -175,7 +176,12 @@ impl Project {
             .current_dir(folder)
             .stdout(std::process::Stdio::null())
             .status()
-            .map_err(|e| format!("cannot run npm to install {}'s dependencies ({e}): install Node.js, or run `npm ci` there", folder.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot run npm to install {}'s dependencies ({e}): install Node.js, or run `npm ci` there",
+                    folder.display()
+                )
+            })?;
         if !status.success() {
             return Err(format!("`npm ci` failed in {} ({status})", folder.display()));
         }

@@ -362,10 +362,7 @@ impl UserScenario {
                 return Err(format!("--bind {binding}={name}: {} exports no class {name:?}", spec.module.display()));
             }
             if binding == &spec.binding {
-                return Err(format!(
-                    "--bind {binding}=...: {} is the binding of the class clients call",
-                    spec.binding
-                ));
+                return Err(format!("--bind {binding}=...: {} is the binding of the class clients call", spec.binding));
             }
         }
         let has_invariant = exports.iter().any(|e| e.name == INVARIANT_HOOK && !e.is_class);

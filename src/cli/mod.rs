@@ -205,7 +205,9 @@ impl RunOptions {
             };
         }
         if self.config.is_some() || self.object.is_some() {
-            return Err("--module and --config (or --object) cannot be used together: a project names its module".into());
+            return Err(
+                "--module and --config (or --object) cannot be used together: a project names its module".into()
+            );
         }
         let Some(module) = &self.module else { unreachable!("checked above") };
         let class = self.class.clone().ok_or("--module needs --class NAME: the exported class to run")?;
@@ -244,23 +246,30 @@ impl RunOptions {
         let project = scenarios::project::Project::load(config)?;
         let names = || project.bindings.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ");
         let chosen = match &self.object {
-            Some(o) => project
-                .bindings
-                .iter()
-                .find(|b| &b.name == o)
-                .ok_or_else(|| format!("--object {o}: {} has no such Durable Object binding; it has: {}", config.display(), names()))?,
+            Some(o) => project.bindings.iter().find(|b| &b.name == o).ok_or_else(|| {
+                format!("--object {o}: {} has no such Durable Object binding; it has: {}", config.display(), names())
+            })?,
             None => project.bindings.first().ok_or_else(|| {
                 format!("{} binds no Durable Object class (durable_objects.bindings)", config.display())
             })?,
         };
         if let Some(c) = self.class.as_ref().filter(|c| **c != chosen.class) {
-            return Err(format!("--class {c}: binding {} runs class {}; choose the binding with --object", chosen.name, chosen.class));
+            return Err(format!(
+                "--class {c}: binding {} runs class {}; choose the binding with --object",
+                chosen.name, chosen.class
+            ));
         }
         project.install_dependencies()?;
         let methods = self.methods.iter().map(|m| MethodSpec::parse(m)).collect::<Result<_, _>>()?;
-        let mut spec = UserSpec::new(project.main.clone(), chosen.class.clone(), methods, project.backend_of(&chosen.class));
+        let mut spec =
+            UserSpec::new(project.main.clone(), chosen.class.clone(), methods, project.backend_of(&chosen.class));
         spec.binding = chosen.name.clone();
-        spec.bindings = project.bindings.iter().filter(|b| b.name != chosen.name).map(|b| (b.name.clone(), b.class.clone())).collect();
+        spec.bindings = project
+            .bindings
+            .iter()
+            .filter(|b| b.name != chosen.name)
+            .map(|b| (b.name.clone(), b.class.clone()))
+            .collect();
         for b in &self.bindings {
             spec.bindings.push(parse_pair(b, "--bind")?);
         }
