@@ -5,6 +5,7 @@
 
 mod bench;
 mod conformance;
+mod diagnose;
 mod fuzz;
 mod interrupt;
 mod merge;
@@ -366,7 +367,17 @@ fn run_json(o: &Outcome, wall: Duration) -> serde_json::Value {
         "stats": r.stats,
         "sim_time_ms": r.sim_time.as_millis(),
         "wall_ms": (wall.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        "alarm_errors": alarm_errors(r),
     })
+}
+
+/// Alarm attempts that did not succeed, with their error (`object: at Nms, retry K: failed: text`).
+fn alarm_errors(r: &crate::sim::RunReport) -> Vec<String> {
+    r.alarms
+        .iter()
+        .filter(|a| a.outcome != "ok" && a.outcome != "running")
+        .map(|a| format!("{}: at {}ms, retry {}: {}", a.object, a.at.as_millis(), a.retry_count, a.outcome))
+        .collect()
 }
 
 fn print_outcome(o: &Outcome, wall: Duration, replay: &str) {
@@ -383,6 +394,9 @@ fn print_outcome(o: &Outcome, wall: Duration, replay: &str) {
         wall.as_secs_f64() * 1000.0,
         r.trace_hash
     );
+    for e in alarm_errors(r) {
+        println!("alarm error: {e}");
+    }
     match o.verdict() {
         Verdict::Pass => println!("verdict: pass"),
         Verdict::Fail => {
