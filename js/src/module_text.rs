@@ -93,7 +93,10 @@ pub(crate) fn code_module(
     let wrap = !is_esm && (commonjs || matches!(path.extension().and_then(|e| e.to_str()), Some("cjs" | "cts")));
     if source_type.is_typescript() {
         let scoping = SemanticBuilder::new().with_enum_eval(true).build(&program).semantic.into_scoping();
-        let options = TransformOptions::default();
+        let mut options = TransformOptions::default();
+        // TypeScript's decorators (`experimentalDecorators`), which QuickJS cannot parse and
+        // Durable Object mixins use (`@Browsable()`): lowered to calls, as tsc does.
+        options.decorator.legacy = true;
         let done = Transformer::new(&allocator, path, &options).build_with_scoping(scoping, &mut program);
         if let Some(e) = done.diagnostics.first() {
             return Err(format!("{name}: {}", render(e, text)));

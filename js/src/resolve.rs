@@ -81,7 +81,7 @@ impl ModuleResolver {
 
 /// The built-in module a specifier names, if it names one.
 fn builtin_name(spec: &str) -> Option<String> {
-    if spec.starts_with("cloudflare:") || spec.starts_with("node:") {
+    if spec.starts_with("cloudflare:") || spec.starts_with("node:") || spec.starts_with(crate::builtins::HELPERS) {
         return Some(spec.to_owned());
     }
     let head = spec.split('/').next().unwrap_or(spec);

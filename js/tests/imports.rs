@@ -1,7 +1,7 @@
 //! Every import form a Worker project uses loads as wrangler bundles it: packages from
 //! `node_modules` (exports conditions, `module`/`main`, CommonJS), JSON, text and data
 //! files, tsconfig `paths`, type-only imports, re-exports, `..` inside the project, folder
-//! imports and dynamic `import()`. The project is written to a scratch folder by the test
+//! imports, dynamic `import()` and TypeScript's decorators. The project is written to a scratch folder by the test
 //! (the packages are our own few lines, not third-party code).
 
 use dosim_js::{register, JsCall, JsClass, JsProgram};
@@ -30,6 +30,11 @@ import { up } from "../shared/up";
 export { area } from "./geometry";
 export * from "./more";
 
+function tagged<T extends new (...a: any[]) => object>(C: T): T {
+  return class extends C { tagged = "by a decorator"; };
+}
+
+@tagged
 export class Probe extends DurableObject {
   async everything(): Promise<Record<string, unknown>> {
     const s: Shape = { w: 2, h: 3 };
@@ -39,6 +44,7 @@ export class Probe extends DurableObject {
       area: area(s), pick, legacy: legacy.name, twice: twice(4), config: config.answer,
       page: page.trim(), schema: schema.trim(), blob: new Uint8Array(blob).join(","),
       shout: shout("hi"), folder, up, lazy: lazy.value, other: o ?? null,
+      tagged: (this as unknown as { tagged: string }).tagged,
     };
   }
 }
@@ -113,6 +119,7 @@ fn every_import_form_loads() {
             "area": 6, "pick": "workerd", "legacy": "legacy-MODULE_NOT_FOUND", "twice": 8, "config": 42,
             "page": "<p>hello</p>", "schema": "CREATE TABLE t (k TEXT);", "blob": "1,2,255",
             "shout": "HI!", "folder": "index.ts", "up": "above src", "lazy": "lazy", "other": null,
+            "tagged": "by a decorator",
         })
     );
     let _ = std::fs::remove_dir_all(dir);
