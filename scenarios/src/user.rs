@@ -106,7 +106,7 @@ fn split_args(inner: &str) -> Vec<String> {
     out
 }
 
-fn parse_arg(text: &str) -> Result<ArgSpec, String> {
+pub(crate) fn parse_arg(text: &str) -> Result<ArgSpec, String> {
     let t = text.trim();
     let words: Vec<&str> = t.split_whitespace().collect();
     match words.as_slice() {
@@ -129,7 +129,7 @@ fn parse_arg(text: &str) -> Result<ArgSpec, String> {
     }
 }
 
-fn arg_strategy(spec: &ArgSpec) -> BoxedStrategy<Value> {
+pub(crate) fn arg_strategy(spec: &ArgSpec) -> BoxedStrategy<Value> {
     match spec.clone() {
         ArgSpec::Int(a, b) => (a..=b).prop_map(Value::from).boxed(),
         ArgSpec::Bool => any::<bool>().prop_map(Value::from).boxed(),
@@ -147,6 +147,8 @@ pub struct UserSpec {
     pub module: PathBuf,
     pub class: String,
     pub methods: Vec<MethodSpec>,
+    /// HTTP requests clients send to the class's `fetch` (`--request`).
+    pub requests: Vec<crate::http::RequestSpec>,
     pub backend: Backend,
     /// Other classes of the module the object reaches through `env`: `(BINDING, Class)`.
     pub bindings: Vec<(String, String)>,
@@ -171,6 +173,7 @@ impl UserSpec {
             module,
             class,
             methods,
+            requests: Vec::new(),
             backend,
             bindings: Vec::new(),
             vars: Vec::new(),
@@ -210,6 +213,9 @@ pub struct UserRecord {
     pub class: String,
     /// Method specs as written.
     pub methods: Vec<String>,
+    /// Request specs as written (`--request`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<String>,
     /// `sqlite` or `kv`.
     pub backend: String,
     /// Other classes, as `BINDING=Class`.
@@ -242,8 +248,8 @@ impl UserRecord {
         fn rest(r: &UserRecord) -> (&String, &Vec<String>, &String, &Vec<String>, &Vec<String>) {
             (&r.class, &r.methods, &r.backend, &r.bindings, &r.vars)
         }
-        fn project(r: &UserRecord) -> (&Option<String>, &Vec<String>, &Option<String>, &Vec<String>) {
-            (&r.binding, &r.backends, &r.compatibility_date, &r.compatibility_flags)
+        fn project(r: &UserRecord) -> (&Option<String>, &Vec<String>, &Option<String>, &Vec<String>, &Vec<String>) {
+            (&r.binding, &r.backends, &r.compatibility_date, &r.compatibility_flags, &r.requests)
         }
         let project_file = |r: &UserRecord| r.project.as_deref().map(file);
         rest(self) == rest(other)
@@ -263,6 +269,7 @@ impl UserRecord {
             module: PathBuf::from(&self.module),
             class: self.class.clone(),
             methods: self.methods.iter().map(|m| MethodSpec::parse(m)).collect::<Result<_, _>>()?,
+            requests: self.requests.iter().map(|r| crate::http::RequestSpec::parse(r)).collect::<Result<_, _>>()?,
             backend: parse_backend(&self.backend)?,
             bindings: self.bindings.iter().map(|b| parse_pair(b, "binding")).collect::<Result<_, _>>()?,
             vars: self
@@ -301,8 +308,10 @@ impl UserScenario {
     /// Compiles the module and checks the class and methods exist: every problem is a
     /// message for the user, not a panic.
     pub fn load(mut spec: UserSpec) -> Result<&'static UserScenario, String> {
-        if spec.methods.is_empty() && spec.project.is_none() {
-            return Err("say which methods clients call: --method NAME (repeat it; see `dosim run --help`)".into());
+        if spec.methods.is_empty() && spec.requests.is_empty() && spec.project.is_none() {
+            return Err(
+                "say which methods clients call: --method NAME, or --request 'METHOD /path' (repeat them; see `dosim run --help`)".into(),
+            );
         }
         let program = match spec.project.as_deref().and_then(Path::parent) {
             Some(folder) => JsProgram::load_in(&spec.module, folder)?,
@@ -336,7 +345,10 @@ impl UserScenario {
                 ))
             }
         };
-        if spec.methods.is_empty() {
+        if !spec.requests.is_empty() && !class.methods.iter().any(|m| m == "fetch") {
+            return Err(format!("--request: class {} has no fetch method", spec.class));
+        }
+        if spec.methods.is_empty() && spec.requests.is_empty() {
             spec.methods = default_methods(class);
             if spec.methods.is_empty() {
                 return Err(format!(
@@ -371,7 +383,13 @@ impl UserScenario {
 
     /// Leaked once, with its description (one per loaded module), and remembered.
     fn leak(spec: UserSpec, program: Arc<JsProgram>, has_invariant: bool) -> &'static UserScenario {
-        let about = format!("{} of {} ({} methods)", spec.class, spec.module.display(), spec.methods.len());
+        let about = format!(
+            "{} of {} ({} methods, {} requests)",
+            spec.class,
+            spec.module.display(),
+            spec.methods.len(),
+            spec.requests.len()
+        );
         let about: &'static str = Box::leak(about.into_boxed_str());
         let binding: &'static str = Box::leak(spec.binding.clone().into_boxed_str());
         let loaded: &'static UserScenario =
@@ -386,6 +404,7 @@ impl UserScenario {
             module: self.spec.module.display().to_string(),
             class: self.spec.class.clone(),
             methods: self.spec.methods.iter().map(|m| m.text.clone()).collect(),
+            requests: self.spec.requests.iter().map(|r| r.text.clone()).collect(),
             backend: backend_name(self.spec.backend).into(),
             bindings: self.spec.bindings.iter().map(|(b, c)| format!("{b}={c}")).collect(),
             vars: self.spec.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
@@ -416,7 +435,10 @@ impl UserScenario {
             .map(|op| {
                 let call: JsCall = serde_json::from_value(op.request.clone()).unwrap_or(JsCall::new("", vec![]));
                 let (ok, value, error) = match &op.completion {
-                    Completion::Ok { value } => (json!(true), value.clone(), Value::Null),
+                    // A fetch's Response as status, headers, body and its JSON.
+                    Completion::Ok { value } => {
+                        (json!(true), crate::http::response_view(value).unwrap_or_else(|| value.clone()), Value::Null)
+                    }
                     Completion::Fail { error } => (json!(false), Value::Null, json!(error.message)),
                     Completion::Info { error } => (Value::Null, Value::Null, json!(error.message)),
                     Completion::Pending => (Value::Null, Value::Null, Value::Null),
@@ -452,13 +474,17 @@ impl Scenario for UserScenario {
     }
 
     fn requests(&self) -> BoxedStrategy<Value> {
-        let all: Vec<BoxedStrategy<Value>> = self.spec.methods.iter().map(MethodSpec::strategy).collect();
+        let methods = self.spec.methods.iter().map(MethodSpec::strategy);
+        let all: Vec<BoxedStrategy<Value>> =
+            methods.chain(self.spec.requests.iter().map(crate::http::RequestSpec::strategy)).collect();
         proptest::strategy::Union::new(all).boxed()
     }
 
     fn accepts(&self, request: &Value) -> Result<(), String> {
         let call: JsCall = serde_json::from_value(request.clone()).map_err(|e| e.to_string())?;
-        match self.spec.methods.iter().any(|m| m.name == call.method) {
+        let listed = self.spec.methods.iter().any(|m| m.name == call.method)
+            || (call.method == "fetch" && !self.spec.requests.is_empty());
+        match listed {
             true => Ok(()),
             false => Err(format!("method {:?} is not one of the listed methods", call.method)),
         }

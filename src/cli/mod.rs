@@ -88,6 +88,11 @@ struct RunOptions {
     /// literal. Repeat for each method.
     #[arg(long = "method", value_name = "SPEC")]
     methods: Vec<String>,
+    /// An HTTP request clients send to the class's `fetch`: `METHOD /path/{arg}
+    /// [JSON body]`, each `{arg}` in the path and each bare argument in the body drawn like
+    /// a method's (`POST /items/{key} {"n": int 1..9}`). Repeat for each.
+    #[arg(long = "request", value_name = "SPEC")]
+    requests: Vec<String>,
     /// Storage back-end of --module's classes: sqlite (the default) or kv. For a project,
     /// its `migrations` decide, unless this is given.
     #[arg(long)]
@@ -155,6 +160,9 @@ impl RunOptions {
         }
         for m in &self.methods {
             s.push_str(&format!(" --method {}", shell_word(m)));
+        }
+        for r in &self.requests {
+            s.push_str(&format!(" --request {}", shell_word(r)));
         }
         if let Some(c) = &self.config {
             s.push_str(&format!(" --config {}", shell_word(&c.display().to_string())));
@@ -225,9 +233,15 @@ impl RunOptions {
             .map(|v| scenarios::user::parse_pair(v, "--env").map(|(k, v)| (k, scenarios::user::env_value(&v))))
             .collect::<Result<_, _>>()?;
         let mut spec = scenarios::user::UserSpec::new(module.clone(), class, methods, backend);
+        spec.requests = self.http_requests()?;
         spec.bindings = bindings;
         spec.vars = vars;
         Ok(scenarios::user::UserScenario::load(spec)?)
+    }
+
+    /// The `--request` specs.
+    fn http_requests(&self) -> Result<Vec<scenarios::http::RequestSpec>, String> {
+        self.requests.iter().map(|r| scenarios::http::RequestSpec::parse(r)).collect()
     }
 
     /// The wrangler config to run: --config, else (without --module) the current folder's.
@@ -265,6 +279,7 @@ impl RunOptions {
         let mut spec =
             UserSpec::new(project.main.clone(), chosen.class.clone(), methods, project.backend_of(&chosen.class));
         spec.binding = chosen.name.clone();
+        spec.requests = self.http_requests()?;
         spec.bindings = project
             .bindings
             .iter()
