@@ -59,7 +59,7 @@ fn with_namespace<R>(
     let cx = Context::full(&rt).map_err(|e| e.to_string())?;
     meter.new_turn();
     let out = cx.with(|ctx| {
-        let fail = |e| format!("{}: {}", program.root(), exception_text(&ctx, e));
+        let fail = |e| format!("{}: {}", program.root(), program.map_frames(&exception_text(&ctx, e)));
         ctx.eval::<(), _>(crate::instance::DATE_SCRIPT).map_err(fail)?;
         ctx.eval::<(), _>(STAND_IN).map_err(fail)?;
         let loaded = Module::import(&ctx, program.root()).map_err(fail)?;
@@ -116,7 +116,7 @@ pub fn exports(program: &Arc<JsProgram>) -> Result<Vec<Export>, String> {
 /// (`null` for `undefined`); a throw is an `Err` with its message.
 pub fn call_export(program: &Arc<JsProgram>, name: &str, arg: &serde_json::Value) -> Result<serde_json::Value, String> {
     with_namespace(program, |ctx, namespace| {
-        let fail = |e| exception_text(ctx, e);
+        let fail = |e| program.map_frames(&exception_text(ctx, e));
         let f: Function = namespace.get(name).map_err(|_| format!("{} exports no function {name}", program.root()))?;
         let arg = ctx.json_parse(arg.to_string()).map_err(fail)?;
         let result: Value = f.call((arg,)).map_err(fail)?;

@@ -9,7 +9,7 @@ use oxc::ast::ast::{
     ImportExpression, Statement, StringLiteral,
 };
 use oxc::ast_visit::{walk_mut, VisitMut};
-use oxc::codegen::Codegen;
+use oxc::codegen::{Codegen, CodegenOptions};
 use oxc::parser::Parser;
 use oxc::semantic::SemanticBuilder;
 use oxc::span::SourceType;
@@ -80,7 +80,7 @@ pub(crate) fn code_module(
     text: &str,
     commonjs: bool,
     link: &mut dyn FnMut(&str, Use) -> Result<Option<String>, String>,
-) -> Result<String, String> {
+) -> Result<(String, Positions), String> {
     let allocator = Allocator::default();
     let path = Path::new(name);
     let source_type = SourceType::from_path(path).unwrap_or_else(|_| SourceType::mjs()).with_module(true);
@@ -109,8 +109,42 @@ pub(crate) fn code_module(
     }
     let required = relink.required;
     let exported = if wrap { commonjs_export_names(&program.body) } else { Vec::new() };
-    let js = Codegen::new().build(&program).code;
-    Ok(if wrap { commonjs_wrapper(name, &js, &required, &exported) } else { js })
+    let options = CodegenOptions { source_map_path: Some(path.to_path_buf()), ..CodegenOptions::default() };
+    let generated = Codegen::new().with_options(options).build(&program);
+    let js = generated.code;
+    let (js, offset) = if wrap {
+        let wrapped = commonjs_wrapper(name, &js, &required, &exported);
+        let offset = wrapped.find(js.as_str()).map_or(0, |at| wrapped[..at].matches('\n').count() as u32);
+        (wrapped, offset)
+    } else {
+        (js, 0)
+    };
+    let mut positions: Positions = generated
+        .map
+        .map(|m| {
+            m.get_tokens()
+                .map(|t| [t.get_dst_line() + offset, t.get_dst_col(), t.get_src_line(), t.get_src_col()])
+                .collect()
+        })
+        .unwrap_or_default();
+    positions.sort_unstable();
+    Ok((js, positions))
+}
+
+/// Where the generated JavaScript came from: `[line, column, source line, source column]`
+/// (all from 0), sorted, one per mapped token.
+pub(crate) type Positions = Vec<[u32; 4]>;
+
+/// The source position of generated line `line` and column `column` (both from 1, as
+/// stack frames count): the last mapped token at or before it on that line.
+pub(crate) fn original(positions: &Positions, line: u32, column: u32) -> Option<(u32, u32)> {
+    let (line, column) = (line.checked_sub(1)?, column.saturating_sub(1));
+    let before = positions.partition_point(|p| (p[0], p[1]) <= (line, column));
+    let token = positions[..before]
+        .last()
+        .filter(|p| p[0] == line)
+        .or_else(|| positions.get(before).filter(|p| p[0] == line))?;
+    Some((token[2] + 1, token[3] + 1))
 }
 
 /// Rewrites specifiers to module names, and notes which modules `require` names.

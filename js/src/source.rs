@@ -3,7 +3,7 @@
 //! (`module_text`) and compiled once per process to QuickJS bytecode. Every instance (every
 //! restart) loads from that bytecode, so a crash costs no recompilation.
 
-use crate::module_text::{code_module, data_module, Kind, Use};
+use crate::module_text::{code_module, data_module, original, Kind, Positions, Use};
 use crate::resolve::{lexical, module_name, ModuleResolver, Target};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,8 @@ pub struct JsProgram {
     root: String,
     modules: BTreeMap<String, Vec<u8>>,
     sources: BTreeMap<String, String>,
+    /// Each code module's map back to its source file, for stack frames.
+    positions: BTreeMap<String, Positions>,
 }
 
 impl JsProgram {
@@ -40,6 +42,7 @@ impl JsProgram {
         let resolver = ModuleResolver::new();
         let root_name = module_name(root, &entry);
         let mut sources = BTreeMap::new();
+        let mut positions = BTreeMap::new();
         let mut todo = vec![(entry, false)];
         while let Some((file, commonjs)) = todo.pop() {
             let name = module_name(root, &file);
@@ -69,10 +72,11 @@ impl JsProgram {
                     Err(_) => Ok(None),
                 }
             };
-            let js = code_module(&name, &text, commonjs, &mut link)?;
+            let (js, map) = code_module(&name, &text, commonjs, &mut link)?;
+            positions.insert(name.clone(), map);
             sources.insert(name, js);
         }
-        Self::compile(root_name, sources)
+        Self::compile(root_name, sources, positions)
     }
 
     /// A program of one module given as text (`name` ends in `.ts` for TypeScript).
@@ -81,8 +85,12 @@ impl JsProgram {
             Some(_) => Ok(Some(spec.to_owned())),
             None => Err(format!("cannot import {spec:?} from a module given as text")),
         };
-        let js = code_module(name, text, false, &mut link)?;
-        Self::compile(name.to_owned(), BTreeMap::from([(name.to_owned(), js)]))
+        let (js, map) = code_module(name, text, false, &mut link)?;
+        Self::compile(
+            name.to_owned(),
+            BTreeMap::from([(name.to_owned(), js)]),
+            BTreeMap::from([(name.to_owned(), map)]),
+        )
     }
 
     /// A built-in module, compiled once per process and shared by every run.
@@ -94,7 +102,11 @@ impl JsProgram {
         .clone()
     }
 
-    fn compile(root: String, sources: BTreeMap<String, String>) -> Result<Arc<JsProgram>, String> {
+    fn compile(
+        root: String,
+        sources: BTreeMap<String, String>,
+        positions: BTreeMap<String, Positions>,
+    ) -> Result<Arc<JsProgram>, String> {
         let sources = Arc::new(sources);
         let mut modules = BTreeMap::new();
         for name in sources.keys() {
@@ -113,7 +125,7 @@ impl JsProgram {
             modules.insert(name.clone(), bytes);
         }
         let sources = Arc::try_unwrap(sources).unwrap_or_else(|s| (*s).clone());
-        Ok(Arc::new(JsProgram { root, modules, sources }))
+        Ok(Arc::new(JsProgram { root, modules, sources, positions }))
     }
 
     /// The entry module's name.
@@ -124,6 +136,38 @@ impl JsProgram {
     /// A module's bytecode.
     pub(crate) fn bytecode(&self, name: &str) -> Option<&[u8]> {
         self.modules.get(name).map(Vec::as_slice)
+    }
+
+    /// `text` with every stack frame position in one of the program's modules
+    /// (`src/a.ts:12:5`, of the JavaScript QuickJS ran) moved to the source file's line
+    /// and column.
+    pub fn map_frames(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (name, positions) in &self.positions {
+            let needle = format!("{name}:");
+            let mut from = 0;
+            while let Some(found) = out[from..].find(&needle) {
+                let start = from + found + needle.len();
+                let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+                let line_end = start + digits(&out[start..]);
+                let line: Option<u32> = out[start..line_end].parse().ok();
+                let (column, end) = match out[line_end..].strip_prefix(':') {
+                    Some(rest) => {
+                        let n = digits(rest);
+                        (rest[..n].parse().ok(), line_end + 1 + n)
+                    }
+                    None => (Some(1), line_end),
+                };
+                from = end;
+                let (Some(line), Some(column)) = (line, column) else { continue };
+                if let Some((l, c)) = original(positions, line, column) {
+                    let replaced = format!("{l}:{c}");
+                    out.replace_range(start..end, &replaced);
+                    from = start + replaced.len();
+                }
+            }
+        }
+        out
     }
 
     /// A module's JavaScript (types stripped), for messages and inspection.

@@ -154,3 +154,17 @@ fn without_a_package_the_entry_folder_is_the_root() {
     assert!(program.javascript("b.js").is_some());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn stack_frames_point_at_the_typescript_source() {
+    let dir = project("frames");
+    let source = "// a comment\ninterface Shape {\n  w: number;\n}\ntype Name = string;\nconst f = (n: number): number => {\n  return (undefined as any).boom + n;\n};\nf(1);\nexport class C {}\n";
+    std::fs::write(dir.join("src/thrower.ts"), source).unwrap();
+    let program = JsProgram::load(&dir.join("src/thrower.ts")).unwrap();
+    let js = program.javascript("src/thrower.ts").unwrap();
+    let generated_line = js.lines().position(|l| l.contains("boom")).unwrap() + 1;
+    assert_ne!(generated_line, 7, "the types moved the code, or the test proves nothing:\n{js}");
+    let err = dosim_js::exports(&program).unwrap_err();
+    assert!(err.contains("src/thrower.ts:7:"), "the frame names the TypeScript line 7: {err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
