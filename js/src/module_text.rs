@@ -50,6 +50,10 @@ pub(crate) enum Use {
     Require,
 }
 
+/// What resolves a specifier while a module is rewritten: the module name it leads to,
+/// `None` to leave it as written, or an error that stops the load.
+pub(crate) type Link<'a> = dyn FnMut(&str, Use) -> Result<Option<String>, String> + 'a;
+
 /// The module a non-code file becomes.
 pub(crate) fn data_module(name: &str, kind: Kind, bytes: &[u8]) -> Result<String, String> {
     match kind {
@@ -79,7 +83,7 @@ pub(crate) fn code_module(
     name: &str,
     text: &str,
     commonjs: bool,
-    link: &mut dyn FnMut(&str, Use) -> Result<Option<String>, String>,
+    link: &mut Link<'_>,
 ) -> Result<(String, Positions), String> {
     let allocator = Allocator::default();
     let path = Path::new(name);
@@ -150,7 +154,7 @@ pub(crate) fn original(positions: &Positions, line: u32, column: u32) -> Option<
 /// Rewrites specifiers to module names, and notes which modules `require` names.
 struct Relink<'a, 'l> {
     allocator: &'a Allocator,
-    link: &'l mut dyn FnMut(&str, Use) -> Result<Option<String>, String>,
+    link: &'l mut Link<'l>,
     /// Whether `require("x")` calls are links (in CommonJS code).
     requires: bool,
     error: Option<String>,

@@ -244,18 +244,13 @@ impl UserRecord {
     /// Whether both record the same run set-up: the same module file (however its path
     /// is spelled), class, methods, back-end, bindings and values.
     pub fn same_as(&self, other: &UserRecord) -> bool {
-        let file = |m: &str| std::fs::canonicalize(m).unwrap_or_else(|_| PathBuf::from(m));
-        fn rest(r: &UserRecord) -> (&String, &Vec<String>, &String, &Vec<String>, &Vec<String>) {
-            (&r.class, &r.methods, &r.backend, &r.bindings, &r.vars)
-        }
-        fn project(r: &UserRecord) -> (&Option<String>, &Vec<String>, &Option<String>, &Vec<String>, &Vec<String>) {
-            (&r.binding, &r.backends, &r.compatibility_date, &r.compatibility_flags, &r.requests)
-        }
-        let project_file = |r: &UserRecord| r.project.as_deref().map(file);
-        rest(self) == rest(other)
-            && project(self) == project(other)
-            && file(&self.module) == file(&other.module)
-            && project_file(self) == project_file(other)
+        let file = |m: &str| std::fs::canonicalize(m).unwrap_or_else(|_| PathBuf::from(m)).display().to_string();
+        let resolved = |r: &UserRecord| UserRecord {
+            module: file(&r.module),
+            project: r.project.as_deref().map(file),
+            ..r.clone()
+        };
+        resolved(self) == resolved(other)
     }
 
     /// The spec it records.
