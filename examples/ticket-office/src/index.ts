@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { AutoRouter } from "itty-router";
 import type { Env } from "./env";
+import { announce, openLive, sendReceipt } from "./live";
 import { makeTicket, settlePayment, type Ticket } from "./tickets";
 
 /** One box office: sells numbered tickets, each number to exactly one buyer. */
@@ -21,13 +22,24 @@ export class TicketOffice extends DurableObject<Env> {
     return (await this.ctx.storage.get<number>("sold")) ?? 0;
   }
 
-  // HTTP for the Worker below: GET /offices/:name/sold, POST /offices/:name/tickets.
+  // HTTP for the Worker below: GET /offices/:name/sold, POST /offices/:name/tickets, and
+  // (src/live.ts) GET /offices/:name/live (a WebSocket told of each sale) and
+  // POST /offices/:name/receipt (the count posted to an outside service).
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname.endsWith("/live")) return openLive(this.ctx as never);
+    if (request.method === "POST" && url.pathname.endsWith("/receipt")) return sendReceipt(await this.sold());
     if (request.method === "POST" && url.pathname.endsWith("/tickets")) {
-      return Response.json(await this.sell());
+      const ticket = await this.sell();
+      announce(this.ctx as never, ticket);
+      return Response.json(ticket);
     }
     return Response.json({ sold: await this.sold() });
+  }
+
+  // A buyer's message over the live socket asks for the count.
+  async webSocketMessage(ws: WebSocket, _message: string): Promise<void> {
+    ws.send(JSON.stringify({ sold: await this.sold() }));
   }
 }
 
