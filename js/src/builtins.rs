@@ -84,8 +84,35 @@ pub(crate) fn canonical_name(spec: &str) -> Option<&'static str> {
     MODULES.iter().map(|(name, _)| *name).find(|name| *name == wanted)
 }
 
-/// The source of built-in module `name` (`cloudflare:workers`, `node:assert`, `buffer`, ...).
+/// The helpers oxc's TypeScript transform imports for legacy decorators (`@Browsable()`
+/// on a class, `@inject` on a parameter), with TypeScript's `__decorate` semantics: the
+/// decorators apply last to first, each may return a replacement.
+const DECORATE: &str = "export default function decorate(decorators, target, key, descriptor) {\n\
+      const onClass = arguments.length < 3;\n\
+      let result = onClass ? target : descriptor ?? Object.getOwnPropertyDescriptor(target, key);\n\
+      for (let i = decorators.length - 1; i >= 0; i--) {\n\
+        const d = decorators[i];\n\
+        if (!d) continue;\n\
+        result = (onClass ? d(result) : d(target, key, result)) || result;\n\
+      }\n\
+      if (!onClass && result) Object.defineProperty(target, key, result);\n\
+      return result;\n\
+    }\n";
+const DECORATE_PARAM: &str =
+    "export default function decorateParam(index, decorator) { return (target, key) => decorator(target, key, index); }\n";
+
+/// Where oxc's transform imports its helpers from.
+pub(crate) const HELPERS: &str = "@oxc-project/runtime/helpers/";
+
+/// The source of built-in module `name` (`cloudflare:workers`, `node:assert`, `buffer`,
+/// oxc's decorator helpers, ...).
 pub(crate) fn module_source(name: &str) -> Option<&'static str> {
+    match name.strip_prefix(HELPERS) {
+        Some("decorate") => return Some(DECORATE),
+        Some("decorateParam") => return Some(DECORATE_PARAM),
+        Some(_) => return None,
+        None => {}
+    }
     let name = canonical_name(name)?;
     MODULES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
 }

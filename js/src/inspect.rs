@@ -22,6 +22,8 @@ pub struct Export {
     pub is_class: bool,
     /// For a class: its methods, own and inherited (up to `DurableObject`), sorted.
     pub methods: Vec<String>,
+    /// For a class: how many parameters each of `methods` declares (its `length`).
+    pub arity: Vec<u32>,
 }
 
 const STAND_IN: &str = r#"
@@ -29,6 +31,16 @@ class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } 
 globalThis.DurableObject = DurableObject;
 globalThis.__dosimWorkers = { DurableObject, WorkerEntrypoint: class extends DurableObject {}, env: {} };
 globalThis.__dosimInstallDate(() => 0);
+// What top-level code may read of WebSockets (partyserver checks `"OPEN" in WebSocket`).
+class WebSocket { constructor() { throw new TypeError("no WebSocket while dosim inspects a module"); } }
+Object.assign(WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+globalThis.WebSocket = WebSocket;
+globalThis.WebSocketPair = class WebSocketPair {};
+globalThis.WebSocketRequestResponsePair = class WebSocketRequestResponsePair {};
+// Timers exist (libraries keep references at top level) but never fire outside a run.
+let timer = 0;
+globalThis.setTimeout = globalThis.setInterval = () => ++timer;
+globalThis.clearTimeout = globalThis.clearInterval = () => {};
 let seed = 1;
 Math.random = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
 // A class's `prototype` is read-only; a plain function's is writable.
@@ -41,6 +53,7 @@ globalThis.__dosimMethods = (C) => {
   }
   return [...names].sort();
 };
+globalThis.__dosimArity = (C, names) => names.map((n) => C.prototype[n].length);
 "#;
 
 /// Runs `f` on the program's entry module's namespace in a scratch engine.
@@ -56,7 +69,7 @@ fn with_namespace<R>(
     let cx = Context::full(&rt).map_err(|e| e.to_string())?;
     meter.new_turn();
     let out = cx.with(|ctx| {
-        let fail = |e| format!("{}: {}", program.root(), exception_text(&ctx, e));
+        let fail = |e| format!("{}: {}", program.root(), program.map_frames(&exception_text(&ctx, e)));
         ctx.eval::<(), _>(crate::instance::DATE_SCRIPT).map_err(fail)?;
         ctx.eval::<(), _>(STAND_IN).map_err(fail)?;
         crate::builtins::install_globals(&ctx, || 0).map_err(fail)?;
@@ -94,13 +107,16 @@ pub fn exports(program: &Arc<JsProgram>) -> Result<Vec<Export>, String> {
     with_namespace(program, |ctx, namespace| {
         let methods_of: Function = ctx.globals().get("__dosimMethods").map_err(|e| e.to_string())?;
         let is_class_fn: Function = ctx.globals().get("__dosimIsClass").map_err(|e| e.to_string())?;
+        let arity_of: Function = ctx.globals().get("__dosimArity").map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for key in namespace.keys::<String>() {
             let name = key.map_err(|e| e.to_string())?;
             let value: Value = namespace.get(name.as_str()).map_err(|e| e.to_string())?;
             let is_class: bool = is_class_fn.call((value.clone(),)).unwrap_or(false);
-            let methods = if is_class { methods_of.call((value,)).unwrap_or_default() } else { Vec::new() };
-            out.push(Export { name, is_class, methods });
+            let methods: Vec<String> =
+                if is_class { methods_of.call((value.clone(),)).unwrap_or_default() } else { Vec::new() };
+            let arity = if is_class { arity_of.call((value, methods.clone())).unwrap_or_default() } else { Vec::new() };
+            out.push(Export { name, is_class, methods, arity });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -111,7 +127,7 @@ pub fn exports(program: &Arc<JsProgram>) -> Result<Vec<Export>, String> {
 /// (`null` for `undefined`); a throw is an `Err` with its message.
 pub fn call_export(program: &Arc<JsProgram>, name: &str, arg: &serde_json::Value) -> Result<serde_json::Value, String> {
     with_namespace(program, |ctx, namespace| {
-        let fail = |e| exception_text(ctx, e);
+        let fail = |e| program.map_frames(&exception_text(ctx, e));
         let f: Function = namespace.get(name).map_err(|_| format!("{} exports no function {name}", program.root()))?;
         let arg = ctx.json_parse(arg.to_string()).map_err(fail)?;
         let result: Value = f.call((arg,)).map_err(fail)?;

@@ -178,7 +178,7 @@ impl Instance {
 
     fn construct(&self, class: &JsClass) -> Result<(), Error> {
         self.enter(0, |ctx| {
-            let fail = |e: rquickjs::Error| Error::app(exception_text(&ctx, e));
+            let fail = |e: rquickjs::Error| Error::app(class.program.map_frames(&exception_text(&ctx, e)));
             ctx.eval::<(), _>(DATE_SCRIPT).map_err(fail)?;
             // SAFETY: bytecode written by this QuickJS build (prelude_bytecode).
             let module = unsafe { Module::load(ctx.clone(), prelude_bytecode()) }.map_err(fail)?;

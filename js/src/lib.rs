@@ -23,7 +23,9 @@
 //!
 //! | module     | owns                                                                  |
 //! |------------|-----------------------------------------------------------------------|
-//! | [`source`] | programs: loading, stripping TypeScript, bytecode                       |
+//! | [`source`] | programs: loading a module graph, bytecode                              |
+//! | `resolve`  | specifiers to files (`oxc_resolver`: packages, tsconfig paths) or built-ins |
+//! | `module_text` | a file as an ES module: TypeScript stripped, specifiers relinked, CommonJS wrapped, JSON/text/data |
 //! | `instance` | one engine per instance: prelude, constructor, the host's tables, crash |
 //! | `task`     | events as futures: host promises, turns, microtask draining            |
 //! | `host`     | the host functions behind `ctx`, `env`, timers, clock and randomness   |
@@ -34,7 +36,7 @@
 //! | [`object`] | `JsObject`, `JsCall`, and registering a class for a namespace           |
 //! | `builtins` | built-in modules (`cloudflare:workers`, `node:*`) and the web platform's globals, with their Rust functions |
 //! | `prelude.js` | the JavaScript side: `cloudflare:workers`' classes, storage, SQL cursor, stubs, structured clone |
-//! | `platform/*.js` | one script per standard: URL, encoding, events, abort, crypto, blob, streams, FormData, fetch; `lazy.js` loads each on first use |
+//! | `platform/*.js` | one script per standard: URL, encoding, events, abort, crypto, blob, streams, FormData, fetch; `lazy.js` loads each on first use; `outbound.js` (global `fetch`) and `websocket.js` go into the prelude |
 //! | `platform/node/*.js` | the `node:*` modules (assert, buffer, events, util, crypto, async_hooks, process, timers, url) |
 
 mod budget;
@@ -43,8 +45,10 @@ mod convert;
 mod host;
 pub mod inspect;
 mod instance;
+mod module_text;
 pub mod net;
 pub mod object;
+mod resolve;
 pub mod source;
 mod task;
 

@@ -1,14 +1,10 @@
-//! Programs: a module file and the relative modules it imports, TypeScript stripped with
-//! oxc and compiled once per process to QuickJS bytecode. Every instance (every restart)
-//! loads from that bytecode, so a crash costs no recompilation.
+//! Programs: an entry module and every module it imports (relative files, npm packages,
+//! JSON, text and data files, built-in modules), each turned into an ES module
+//! (`module_text`) and compiled once per process to QuickJS bytecode. Every instance (every
+//! restart) loads from that bytecode, so a crash costs no recompilation.
 
-use oxc::allocator::Allocator;
-use oxc::ast::ast::Statement;
-use oxc::codegen::Codegen;
-use oxc::parser::Parser;
-use oxc::semantic::SemanticBuilder;
-use oxc::span::SourceType;
-use oxc::transformer::{TransformOptions, Transformer};
+use crate::module_text::{code_module, data_module, original, Kind, Positions, Use};
+use crate::resolve::{lexical, module_name, ModuleResolver, Target};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,43 +18,80 @@ pub struct JsProgram {
     root: String,
     modules: BTreeMap<String, Vec<u8>>,
     sources: BTreeMap<String, String>,
+    /// Each code module's map back to its source file, for stack frames.
+    positions: BTreeMap<String, Positions>,
 }
 
 impl JsProgram {
-    /// The program whose entry module is the file at `path` (`.ts`, `.mts`, `.js`, `.mjs`),
-    /// with every module it imports by relative path.
+    /// The program whose entry module is the file at `path`, with every module it imports.
+    /// Module names are paths relative to the project folder: the nearest folder above the
+    /// entry holding a `package.json` or a wrangler config (not above a `.git` folder's),
+    /// else the entry's own folder.
     pub fn load(path: &Path) -> Result<Arc<JsProgram>, String> {
-        let root = path.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or("not a file path")?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let entry = lexical(path);
+        let folder = entry.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::load_in(&entry, &project_folder(&folder).unwrap_or(folder))
+    }
+
+    /// The program whose entry module is `entry`, its modules named relative to `root`.
+    pub fn load_in(entry: &Path, root: &Path) -> Result<Arc<JsProgram>, String> {
+        let entry = lexical(entry);
+        if !entry.is_file() {
+            return Err(format!("cannot read {}: no such file", entry.display()));
+        }
+        let resolver = ModuleResolver::new();
+        let root_name = module_name(root, &entry);
         let mut sources = BTreeMap::new();
-        let mut todo = vec![root.clone()];
-        while let Some(name) = todo.pop() {
+        let mut positions = BTreeMap::new();
+        let mut todo = vec![(entry, false)];
+        while let Some((file, commonjs)) = todo.pop() {
+            let name = module_name(root, &file);
             if sources.contains_key(&name) {
                 continue;
             }
-            let file = dir.join(&name);
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let (js, imports) = strip_types(&name, &text)?;
-            for import in imports.iter().filter(|i| crate::builtins::module_source(i).is_none()) {
-                if !import.starts_with('.') {
-                    return Err(format!(
-                        "{name}: cannot import {import:?}: dosim loads only relative modules, {WORKERS_MODULE:?} and node:* built-ins"
-                    ));
-                }
-                todo.push(resolve(&name, import));
+            let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let kind = Kind::of(&file)?;
+            if kind != Kind::Code {
+                sources.insert(name.clone(), data_module(&name, kind, &bytes)?);
+                continue;
             }
+            let text = String::from_utf8(bytes).map_err(|_| format!("{name}: not UTF-8 text"))?;
+            let mut link = |spec: &str, how: Use| -> Result<Option<String>, String> {
+                match resolver.resolve(&file, spec) {
+                    Ok(Target::Builtin(b)) if crate::builtins::module_source(&b).is_some() => Ok(Some(b)),
+                    Ok(Target::Builtin(b)) if how == Use::Static => {
+                        Err(format!("cannot import {spec:?}: dosim has no built-in module {b:?}"))
+                    }
+                    Ok(Target::Builtin(_)) => Ok(None),
+                    Ok(Target::File { path, commonjs }) => {
+                        let target = module_name(root, &path);
+                        todo.push((path, commonjs));
+                        Ok(Some(target))
+                    }
+                    Err(e) if how == Use::Static => Err(format!("cannot import {spec:?}: {e}")),
+                    Err(_) => Ok(None),
+                }
+            };
+            let (js, map) = code_module(&name, &text, commonjs, &mut link)?;
+            positions.insert(name.clone(), map);
             sources.insert(name, js);
         }
-        Self::compile(root, sources)
+        Self::compile(root_name, sources, positions)
     }
 
     /// A program of one module given as text (`name` ends in `.ts` for TypeScript).
     pub fn from_source(name: &str, text: &str) -> Result<Arc<JsProgram>, String> {
-        let (js, imports) = strip_types(name, text)?;
-        if let Some(other) = imports.iter().find(|i| crate::builtins::module_source(i).is_none()) {
-            return Err(format!("{name}: cannot import {other:?} from a module given as text"));
-        }
-        Self::compile(name.to_owned(), BTreeMap::from([(name.to_owned(), js)]))
+        let mut link = |spec: &str, _: Use| match crate::builtins::module_source(spec) {
+            // One name per built-in module (`events` is `node:events`): one instance of it.
+            Some(_) => Ok(Some(crate::builtins::canonical_name(spec).unwrap_or(spec).to_owned())),
+            None => Err(format!("cannot import {spec:?} from a module given as text")),
+        };
+        let (js, map) = code_module(name, text, false, &mut link)?;
+        Self::compile(
+            name.to_owned(),
+            BTreeMap::from([(name.to_owned(), js)]),
+            BTreeMap::from([(name.to_owned(), map)]),
+        )
     }
 
     /// A built-in module, compiled once per process and shared by every run.
@@ -70,7 +103,11 @@ impl JsProgram {
         .clone()
     }
 
-    fn compile(root: String, sources: BTreeMap<String, String>) -> Result<Arc<JsProgram>, String> {
+    fn compile(
+        root: String,
+        sources: BTreeMap<String, String>,
+        positions: BTreeMap<String, Positions>,
+    ) -> Result<Arc<JsProgram>, String> {
         let sources = Arc::new(sources);
         let mut modules = BTreeMap::new();
         for name in sources.keys() {
@@ -89,7 +126,7 @@ impl JsProgram {
             modules.insert(name.clone(), bytes);
         }
         let sources = Arc::try_unwrap(sources).unwrap_or_else(|s| (*s).clone());
-        Ok(Arc::new(JsProgram { root, modules, sources }))
+        Ok(Arc::new(JsProgram { root, modules, sources, positions }))
     }
 
     /// The entry module's name.
@@ -100,6 +137,38 @@ impl JsProgram {
     /// A module's bytecode.
     pub(crate) fn bytecode(&self, name: &str) -> Option<&[u8]> {
         self.modules.get(name).map(Vec::as_slice)
+    }
+
+    /// `text` with every stack frame position in one of the program's modules
+    /// (`src/a.ts:12:5`, of the JavaScript QuickJS ran) moved to the source file's line
+    /// and column.
+    pub fn map_frames(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (name, positions) in &self.positions {
+            let needle = format!("{name}:");
+            let mut from = 0;
+            while let Some(found) = out[from..].find(&needle) {
+                let start = from + found + needle.len();
+                let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+                let line_end = start + digits(&out[start..]);
+                let line: Option<u32> = out[start..line_end].parse().ok();
+                let (column, end) = match out[line_end..].strip_prefix(':') {
+                    Some(rest) => {
+                        let n = digits(rest);
+                        (rest[..n].parse().ok(), line_end + 1 + n)
+                    }
+                    None => (Some(1), line_end),
+                };
+                from = end;
+                let (Some(line), Some(column)) = (line, column) else { continue };
+                if let Some((l, c)) = original(positions, line, column) {
+                    let replaced = format!("{l}:{c}");
+                    out.replace_range(start..end, &replaced);
+                    from = start + replaced.len();
+                }
+            }
+        }
+        out
     }
 
     /// A module's JavaScript (types stripped), for messages and inspection.
@@ -126,72 +195,24 @@ impl rquickjs::loader::Loader for SourceLoader {
     }
 }
 
-/// The module `spec` imported from module `base`, both relative to the program's folder.
-pub(crate) fn resolve(base: &str, spec: &str) -> String {
-    if let Some(builtin) = crate::builtins::canonical_name(spec) {
-        return builtin.to_owned();
-    }
-    if !spec.starts_with('.') {
-        return spec.to_owned();
-    }
-    let mut path: PathBuf = Path::new(base).parent().map(Path::to_path_buf).unwrap_or_default();
-    for part in spec.split('/') {
-        match part {
-            "." | "" => {}
-            ".." => {
-                path.pop();
-            }
-            p => path.push(p),
-        }
-    }
-    let mut s = path.to_string_lossy().replace('\\', "/");
-    if Path::new(&s).extension().is_none() {
-        s.push_str(if base.ends_with(".ts") || base.ends_with(".mts") { ".ts" } else { ".js" });
-    }
-    s
+/// The module `spec` imported from module `base`: every specifier of a program was
+/// rewritten to the name of the module it resolves to when the program loaded, so the
+/// name is the specifier.
+pub(crate) fn resolve(_base: &str, spec: &str) -> String {
+    spec.to_owned()
 }
 
-/// JavaScript from `text` (TypeScript when `name` says so) and the modules it imports.
-fn strip_types(name: &str, text: &str) -> Result<(String, Vec<String>), String> {
-    let allocator = Allocator::default();
-    let source_type = SourceType::from_path(name).unwrap_or_else(|_| SourceType::mjs()).with_module(true);
-    let parsed = Parser::new(&allocator, text, source_type).parse();
-    if let Some(e) = parsed.diagnostics.first() {
-        return Err(format!("{name}: {}", render(e, text)));
-    }
-    let mut program = parsed.program;
-    let imports = program
-        .body
-        .iter()
-        .filter_map(|s| match s {
-            Statement::ImportDeclaration(i) => Some(i.source.value.to_string()),
-            Statement::ExportAllDeclaration(e) => Some(e.source.value.to_string()),
-            _ => None,
-        })
-        .collect();
-    if source_type.is_typescript() {
-        let scoping = SemanticBuilder::new().with_enum_eval(true).build(&program).semantic.into_scoping();
-        let options = TransformOptions::default();
-        let done = Transformer::new(&allocator, Path::new(name), &options).build_with_scoping(scoping, &mut program);
-        if let Some(e) = done.diagnostics.first() {
-            return Err(format!("{name}: {}", render(e, text)));
+/// The nearest folder from `folder` up that holds a `package.json` or a wrangler config,
+/// looking no higher than a repository's root (a folder with `.git`).
+fn project_folder(folder: &Path) -> Option<PathBuf> {
+    const MARKERS: [&str; 4] = ["package.json", "wrangler.jsonc", "wrangler.json", "wrangler.toml"];
+    for dir in folder.ancestors() {
+        if MARKERS.iter().any(|m| dir.join(m).is_file()) {
+            return Some(dir.to_path_buf());
+        }
+        if dir.join(".git").exists() {
+            return None;
         }
     }
-    Ok((Codegen::new().build(&program).code, imports))
-}
-
-fn render(e: &oxc::diagnostics::OxcDiagnostic, text: &str) -> String {
-    let labels: Vec<String> = e
-        .labels
-        .iter()
-        .map(|l| {
-            let line = text[..(l.offset() as usize).min(text.len())].matches('\n').count() + 1;
-            format!("line {line}")
-        })
-        .collect();
-    if labels.is_empty() {
-        e.to_string()
-    } else {
-        format!("{} ({})", e, labels.join(", "))
-    }
+    None
 }

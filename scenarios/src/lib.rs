@@ -47,7 +47,9 @@ pub mod workload;
 pub mod batch_processing;
 pub mod cleanup;
 pub mod evidence;
+pub mod http;
 pub mod parent_child;
+pub mod project;
 pub mod write_coalescing;
 
 use dosim_sim::{RunReport, Violation, World};

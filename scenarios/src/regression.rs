@@ -310,6 +310,18 @@ impl Regression {
                     })?;
                     *r = spec.text();
                 }
+                if let Some(project) = &record.project {
+                    let path = Path::new(project);
+                    let path = if path.is_absolute() { path.to_owned() } else { base.join(path) };
+                    let named = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    if !crate::project::CONFIG_NAMES.contains(&named) && !named.ends_with(".jsonc") {
+                        return Err(bad("its project is not a wrangler config file: refused".into()));
+                    }
+                    let path = std::fs::canonicalize(&path).ok().filter(|p| p.is_file()).ok_or_else(|| {
+                        bad("the project config it names (relative to the file's folder) does not exist".into())
+                    })?;
+                    record.project = Some(path.display().to_string());
+                }
                 let bound = record.bindings.iter().flat_map(|b| match b.split_once('=') {
                     Some((binding, class)) => [binding, class],
                     None => [b.as_str(), ""],
@@ -395,6 +407,9 @@ impl Regression {
                         *r = spec.text();
                     }
                 }
+            }
+            if let Some(Ok(abs)) = m.project.as_ref().map(std::fs::canonicalize) {
+                m.project = Some(relative_to(&abs, dir).display().to_string());
             }
         }
         serde_json::to_string_pretty(&r).map(|t| t + "\n").map_err(std::io::Error::other)

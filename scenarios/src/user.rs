@@ -152,6 +152,8 @@ pub struct UserSpec {
     pub module: PathBuf,
     pub class: String,
     pub methods: Vec<MethodSpec>,
+    /// HTTP requests clients send to the class's `fetch` (`--request`).
+    pub requests: Vec<crate::http::RequestSpec>,
     pub backend: Backend,
     /// Other classes of the module the object reaches through `env`: `(BINDING, Class)`.
     pub bindings: Vec<(String, String)>,
@@ -159,6 +161,42 @@ pub struct UserSpec {
     pub vars: Vec<(String, Value)>,
     /// WebSocket clients and responders to outbound `fetch` (see [`crate::network`]).
     pub network: NetworkSpec,
+    /// The binding clients call the class through ([`BINDING`] unless a project names it).
+    pub binding: String,
+    /// Classes whose back-end is not `backend` (a project's `migrations`).
+    pub backends: Vec<(String, Backend)>,
+    /// The wrangler config the spec came from, if any: module names are then relative to
+    /// its folder.
+    pub project: Option<PathBuf>,
+    /// The project's compatibility date and flags, kept for the run's configuration.
+    pub compatibility_date: Option<String>,
+    pub compatibility_flags: Vec<String>,
+}
+
+impl UserSpec {
+    /// A spec for `class` of `module`, with nothing else bound and no project.
+    pub fn new(module: PathBuf, class: String, methods: Vec<MethodSpec>, backend: Backend) -> UserSpec {
+        UserSpec {
+            module,
+            class,
+            methods,
+            requests: Vec::new(),
+            backend,
+            bindings: Vec::new(),
+            vars: Vec::new(),
+            binding: BINDING.to_owned(),
+            backends: Vec::new(),
+            project: None,
+            compatibility_date: None,
+            compatibility_flags: Vec::new(),
+            network: NetworkSpec::default(),
+        }
+    }
+
+    /// The back-end class `class` runs on.
+    pub fn backend_of(&self, class: &str) -> Backend {
+        self.backends.iter().find(|(c, _)| c == class).map_or(self.backend, |(_, b)| *b)
+    }
 }
 
 /// `BINDING=Class`, or `NAME=value` (a JSON literal, or else the text as a string).
@@ -183,6 +221,9 @@ pub struct UserRecord {
     pub class: String,
     /// Method specs as written.
     pub methods: Vec<String>,
+    /// Request specs as written (`--request`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<String>,
     /// `sqlite` or `kv`.
     pub backend: String,
     /// Other classes, as `BINDING=Class`.
@@ -200,23 +241,47 @@ pub struct UserRecord {
     /// `--responder HOST=FILE[#EXPORT]`s as written (files as the module's path is).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub responders: Vec<String>,
+    /// The wrangler config of the project (relative to the file's folder in a file, like
+    /// `module`), when the run came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The binding clients call, when not [`BINDING`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
+    /// Classes on another back-end than `backend`, as `Class=kv`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatibility_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compatibility_flags: Vec<String>,
 }
 
 impl UserRecord {
     /// Whether both record the same run set-up: the same module file (however its path
     /// is spelled), class, methods, back-end, bindings and values.
     pub fn same_as(&self, other: &UserRecord) -> bool {
-        let file = |m: &str| std::fs::canonicalize(m).unwrap_or_else(|_| PathBuf::from(m));
-        let rest = |r: &UserRecord| UserRecord { module: String::new(), ..r.clone() };
-        rest(self) == rest(other) && file(&self.module) == file(&other.module)
+        let file = |m: &str| std::fs::canonicalize(m).unwrap_or_else(|_| PathBuf::from(m)).display().to_string();
+        let resolved = |r: &UserRecord| UserRecord {
+            module: file(&r.module),
+            project: r.project.as_deref().map(file),
+            ..r.clone()
+        };
+        resolved(self) == resolved(other)
     }
 
     /// The spec it records.
     pub fn spec(&self) -> Result<UserSpec, String> {
+        let backends = self
+            .backends
+            .iter()
+            .map(|b| parse_pair(b, "backend").and_then(|(c, b)| Ok((c, parse_backend(&b)?))))
+            .collect::<Result<_, _>>()?;
         Ok(UserSpec {
             module: PathBuf::from(&self.module),
             class: self.class.clone(),
             methods: self.methods.iter().map(|m| MethodSpec::parse(m)).collect::<Result<_, _>>()?,
+            requests: self.requests.iter().map(|r| crate::http::RequestSpec::parse(r)).collect::<Result<_, _>>()?,
             backend: parse_backend(&self.backend)?,
             bindings: self.bindings.iter().map(|b| parse_pair(b, "binding")).collect::<Result<_, _>>()?,
             vars: self
@@ -225,6 +290,11 @@ impl UserRecord {
                 .map(|v| parse_pair(v, "env value").map(|(k, v)| (k, env_value(&v))))
                 .collect::<Result<_, _>>()?,
             network: NetworkSpec::parse(self.websocket.as_deref(), &self.sends, &self.responders)?,
+            binding: self.binding.clone().unwrap_or_else(|| BINDING.to_owned()),
+            backends,
+            project: self.project.as_ref().map(PathBuf::from),
+            compatibility_date: self.compatibility_date.clone(),
+            compatibility_flags: self.compatibility_flags.clone(),
         })
     }
 }
@@ -245,16 +315,23 @@ pub struct UserScenario {
     responders: Vec<(String, Arc<JsProgram>, String)>,
     has_invariant: bool,
     about: &'static str,
+    /// `spec.binding`, for the workload driver (which keeps it for the run).
+    binding: &'static str,
 }
 
 impl UserScenario {
     /// Compiles the module and checks the class and methods exist: every problem is a
     /// message for the user, not a panic.
-    pub fn load(spec: UserSpec) -> Result<&'static UserScenario, String> {
-        if spec.methods.is_empty() && spec.network.websocket.is_none() {
-            return Err("say which methods clients call: --method NAME (repeat it; see `dosim run --help`)".into());
+    pub fn load(mut spec: UserSpec) -> Result<&'static UserScenario, String> {
+        if spec.methods.is_empty() && spec.requests.is_empty() && spec.project.is_none() && spec.network.websocket.is_none() {
+            return Err(
+                "say which methods clients call: --method NAME, or --request 'METHOD /path' (repeat them; see `dosim run --help`)".into(),
+            );
         }
-        let program = JsProgram::load(&spec.module)?;
+        let program = match spec.project.as_deref().and_then(Path::parent) {
+            Some(folder) => JsProgram::load_in(&spec.module, folder)?,
+            None => JsProgram::load(&spec.module)?,
+        };
         let exports = match dosim_js::exports(&program) {
             Ok(e) => e,
             // Top-level code that runs away is the object's bug, not bad input: every run
@@ -286,6 +363,20 @@ impl UserScenario {
                 ))
             }
         };
+        if !spec.requests.is_empty() && !class.methods.iter().any(|m| m == "fetch") {
+            return Err(format!("--request: class {} has no fetch method", spec.class));
+        }
+        if spec.methods.is_empty() && spec.requests.is_empty() && spec.network.websocket.is_none() {
+            spec.methods = default_methods(class);
+            if spec.methods.is_empty() {
+                return Err(format!(
+                    "class {} has no method without parameters to call by default: say which methods clients \
+                     call with --method 'name(arg, ...)'; its methods: {}",
+                    spec.class,
+                    class.methods.join(", ")
+                ));
+            }
+        }
         for m in &spec.methods {
             if !class.methods.contains(&m.name) {
                 return Err(format!(
@@ -300,8 +391,8 @@ impl UserScenario {
             if !exports.iter().any(|e| e.is_class && &e.name == name) {
                 return Err(format!("--bind {binding}={name}: {} exports no class {name:?}", spec.module.display()));
             }
-            if binding == BINDING {
-                return Err(format!("--bind {binding}=...: {BINDING} is the binding of the class clients call"));
+            if binding == &spec.binding {
+                return Err(format!("--bind {binding}=...: {} is the binding of the class clients call", spec.binding));
             }
         }
         let has_invariant = exports.iter().any(|e| e.name == INVARIANT_HOOK && !e.is_class);
@@ -316,10 +407,17 @@ impl UserScenario {
         responders: Vec<(String, Arc<JsProgram>, String)>,
         has_invariant: bool,
     ) -> &'static UserScenario {
-        let about = format!("{} of {} ({} methods)", spec.class, spec.module.display(), spec.methods.len());
+        let about = format!(
+            "{} of {} ({} methods, {} requests)",
+            spec.class,
+            spec.module.display(),
+            spec.methods.len(),
+            spec.requests.len()
+        );
         let about: &'static str = Box::leak(about.into_boxed_str());
+        let binding: &'static str = Box::leak(spec.binding.clone().into_boxed_str());
         let loaded: &'static UserScenario =
-            Box::leak(Box::new(UserScenario { spec, program, responders, has_invariant, about }));
+            Box::leak(Box::new(UserScenario { spec, program, responders, has_invariant, about, binding }));
         *LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(loaded);
         loaded
     }
@@ -330,15 +428,18 @@ impl UserScenario {
             module: self.spec.module.display().to_string(),
             class: self.spec.class.clone(),
             methods: self.spec.methods.iter().map(|m| m.text.clone()).collect(),
-            backend: match self.spec.backend {
-                Backend::Kv => "kv".into(),
-                Backend::Sqlite => "sqlite".into(),
-            },
+            requests: self.spec.requests.iter().map(|r| r.text.clone()).collect(),
+            backend: backend_name(self.spec.backend).into(),
             bindings: self.spec.bindings.iter().map(|(b, c)| format!("{b}={c}")).collect(),
             vars: self.spec.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             websocket: self.spec.network.websocket.clone(),
             sends: self.spec.network.sends.iter().map(|s| s.text.clone()).collect(),
             responders: self.spec.network.responders.iter().map(|r| r.text()).collect(),
+            project: self.spec.project.as_ref().map(|p| p.display().to_string()),
+            binding: (self.spec.binding != BINDING).then(|| self.spec.binding.clone()),
+            backends: self.spec.backends.iter().map(|(c, b)| format!("{c}={}", backend_name(*b))).collect(),
+            compatibility_date: self.spec.compatibility_date.clone(),
+            compatibility_flags: self.spec.compatibility_flags.clone(),
         }
     }
 
@@ -348,7 +449,7 @@ impl UserScenario {
     }
 
     fn label(&self) -> String {
-        format!("{BINDING}:object")
+        format!("{}:object", self.spec.binding)
     }
 
     /// The argument the `invariant` hook gets.
@@ -364,7 +465,10 @@ impl UserScenario {
                 }
                 let call: JsCall = serde_json::from_value(op.request.clone()).unwrap_or(JsCall::new("", vec![]));
                 let (ok, value, error) = match &op.completion {
-                    Completion::Ok { value } => (json!(true), value.clone(), Value::Null),
+                    // A fetch's Response as status, headers, body and its JSON.
+                    Completion::Ok { value } => {
+                        (json!(true), crate::http::response_view(value).unwrap_or_else(|| value.clone()), Value::Null)
+                    }
                     Completion::Fail { error } => (json!(false), Value::Null, json!(error.message)),
                     Completion::Info { error } => (Value::Null, Value::Null, json!(error.message)),
                     Completion::Pending => (Value::Null, Value::Null, Value::Null),
@@ -401,7 +505,9 @@ impl Scenario for UserScenario {
     }
 
     fn requests(&self) -> BoxedStrategy<Value> {
-        let mut all: Vec<BoxedStrategy<Value>> = self.spec.methods.iter().map(MethodSpec::strategy).collect();
+        let methods = self.spec.methods.iter().map(MethodSpec::strategy);
+        let mut all: Vec<BoxedStrategy<Value>> =
+            methods.chain(self.spec.requests.iter().map(crate::http::RequestSpec::strategy)).collect();
         all.extend(self.spec.network.requests());
         proptest::strategy::Union::new(all).boxed()
     }
@@ -414,7 +520,9 @@ impl Scenario for UserScenario {
             };
         }
         let call: JsCall = serde_json::from_value(request.clone()).map_err(|e| e.to_string())?;
-        match self.spec.methods.iter().any(|m| m.name == call.method) {
+        let listed = self.spec.methods.iter().any(|m| m.name == call.method)
+            || (call.method == "fetch" && !self.spec.requests.is_empty());
+        match listed {
             true => Ok(()),
             false => Err(format!("method {:?} is not one of the listed methods", call.method)),
         }
@@ -427,16 +535,17 @@ impl Scenario for UserScenario {
             c
         };
         for (binding, name) in &self.spec.bindings {
-            register(&world, binding, self.spec.backend, class(name));
+            register(&world, binding, self.spec.backend_of(name), class(name));
         }
-        register(&world, BINDING, self.spec.backend, class(&self.spec.class));
+        let backend = self.spec.backend_of(&self.spec.class);
+        register(&world, &self.spec.binding, backend, class(&self.spec.class));
         for (host, program, export) in &self.responders {
             dosim_js::serve(&world, host, JsClass::new(program.clone(), export));
         }
         if self.spec.network.websocket.is_some() {
-            return crate::network::drive(&world, BINDING, self.spec.backend, workload);
+            return crate::network::drive(&world, self.binding, backend, workload);
         }
-        drive::<JsObject>(&world, BINDING, self.spec.backend, "object", workload)
+        drive::<JsObject>(&world, self.binding, backend, "object", workload)
     }
 
     fn check(&self, report: &RunReport) -> Vec<Violation> {
@@ -511,6 +620,27 @@ fn responders(network: &NetworkSpec) -> Result<Vec<(String, Arc<JsProgram>, Stri
         out.push((r.host.clone(), program, r.export.clone()));
     }
     Ok(out)
+}
+
+/// The methods clients call when a project names none: the class's own methods that
+/// declare no parameters, but for the runtime's handlers and `_private` ones.
+fn default_methods(class: &dosim_js::Export) -> Vec<MethodSpec> {
+    const HANDLERS: [&str; 5] = ["fetch", "alarm", "webSocketMessage", "webSocketClose", "webSocketError"];
+    class
+        .methods
+        .iter()
+        .zip(class.arity.iter().chain(std::iter::repeat(&1)))
+        .filter(|(m, arity)| **arity == 0 && !HANDLERS.contains(&m.as_str()) && !m.starts_with('_'))
+        .filter_map(|(m, _)| MethodSpec::parse(m).ok())
+        .collect()
+}
+
+/// A back-end's command-line name.
+pub fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Kv => "kv",
+        Backend::Sqlite => "sqlite",
+    }
 }
 
 /// `Backend` from its command-line name.

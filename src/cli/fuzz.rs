@@ -4,6 +4,7 @@
 //! failure of each scenario shrunk and saved as a regression file. A first SIGINT/SIGTERM
 //! stops it early with the summary so far.
 
+use super::diagnose::Diagnosis;
 use super::interrupt;
 use super::summary::{self, ExpectName, FirstFailure, ScenarioCounts, SummaryLine};
 use super::{replay_command, run_json, usage, RunOptions};
@@ -86,6 +87,7 @@ struct Tally {
     runs: u64,
     failures: u64,
     first_failure: Option<Outcome>,
+    diagnosis: Diagnosis,
 }
 
 /// Every `DETERMINISM_SAMPLE`-th seed is run twice when checking determinism.
@@ -132,10 +134,12 @@ pub(super) fn fuzz(a: &FuzzArgs) -> i32 {
             Ok(s) => vec![s],
             Err(e) => return usage(e),
         },
-        None if a.options.module.is_some() => match a.options.scenario(scenarios::user::GENERIC) {
-            Ok(s) => vec![s],
-            Err(e) => return usage(e),
-        },
+        None if a.options.module.is_some() || a.options.project_config().is_some() => {
+            match a.options.scenario(scenarios::user::GENERIC) {
+                Ok(s) => vec![s],
+                Err(e) => return usage(e),
+            }
+        }
         None => scenarios::all().to_vec(),
     };
     if let Err(e) = interrupt::install() {
@@ -173,6 +177,7 @@ pub(super) fn fuzz(a: &FuzzArgs) -> i32 {
                     failures: t.failures,
                     expect,
                     unexpected: summary::unexpected(expect, t.failures, single),
+                    what_went_wrong: t.diagnosis.lines(t.runs),
                 }
             })
             .collect(),
@@ -203,6 +208,7 @@ struct Ran {
     sometimes: BTreeMap<String, u64>,
     failure: Option<Outcome>,
     nondeterministic: Option<String>,
+    diagnosis: Diagnosis,
 }
 
 /// Which runs to make. Run `i` is seed index `i / scenarios` of scenario `i % scenarios`:
@@ -249,8 +255,9 @@ impl Pool<'_> {
                 )
             });
         let sometimes = o.report.stats.sometimes.clone();
+        let diagnosis = Diagnosis::of(&o.report);
         let failure = (o.verdict() == Verdict::Fail).then_some(o);
-        Ran { sometimes, failure, nondeterministic }
+        Ran { sometimes, failure, nondeterministic, diagnosis }
     }
 
     /// Runs until the budget is spent or a signal arrives, on `jobs` workers, and reports
@@ -276,7 +283,13 @@ impl Pool<'_> {
             tallies: self
                 .scenarios
                 .iter()
-                .map(|s| Tally { scenario: *s, runs: 0, failures: 0, first_failure: None })
+                .map(|s| Tally {
+                    scenario: *s,
+                    runs: 0,
+                    failures: 0,
+                    first_failure: None,
+                    diagnosis: Diagnosis::default(),
+                })
                 .collect(),
             sometimes: BTreeMap::new(),
             nondeterministic: Vec::new(),
@@ -385,6 +398,7 @@ impl Pool<'_> {
     fn tally(&self, fin: &mut Finished, i: u64, ran: Ran, json: bool, flags: &str) {
         let t = &mut fin.tallies[(i % self.scenarios.len() as u64) as usize];
         t.runs += 1;
+        t.diagnosis.add(ran.diagnosis);
         for (k, v) in ran.sometimes {
             *fin.sometimes.entry(k).or_default() += v;
         }

@@ -5,6 +5,7 @@
 
 mod bench;
 mod conformance;
+mod diagnose;
 mod fuzz;
 mod interrupt;
 mod merge;
@@ -91,9 +92,23 @@ struct RunOptions {
     /// literal. Repeat for each method.
     #[arg(long = "method", value_name = "SPEC")]
     methods: Vec<String>,
-    /// Storage back-end of --module's classes: sqlite or kv.
-    #[arg(long, default_value = "sqlite")]
-    backend: String,
+    /// An HTTP request clients send to the class's `fetch`: `METHOD /path/{arg}
+    /// [JSON body]`, each `{arg}` in the path and each bare argument in the body drawn like
+    /// a method's (`POST /items/{key} {"n": int 1..9}`). Repeat for each.
+    #[arg(long = "request", value_name = "SPEC")]
+    requests: Vec<String>,
+    /// Storage back-end of --module's classes: sqlite (the default) or kv. For a project,
+    /// its `migrations` decide, unless this is given.
+    #[arg(long)]
+    backend: Option<String>,
+    /// A Worker project's wrangler config (wrangler.json, wrangler.jsonc or wrangler.toml):
+    /// its entry module, Durable Object bindings, back-ends and vars. Without --module, the
+    /// config in the current folder is used if there is one.
+    #[arg(long, value_name = "PATH")]
+    config: Option<std::path::PathBuf>,
+    /// The project's Durable Object binding clients call (default: its first).
+    #[arg(long, value_name = "BINDING")]
+    object: Option<String>,
     /// Another class of --module that the object reaches as `env.BINDING` (repeatable).
     #[arg(long = "bind", value_name = "BINDING=CLASS")]
     bindings: Vec<String>,
@@ -162,8 +177,17 @@ impl RunOptions {
         for m in &self.methods {
             s.push_str(&format!(" --method {}", shell_word(m)));
         }
-        if self.backend != "sqlite" {
-            s.push_str(&format!(" --backend {}", shell_word(&self.backend)));
+        for r in &self.requests {
+            s.push_str(&format!(" --request {}", shell_word(r)));
+        }
+        if let Some(c) = &self.config {
+            s.push_str(&format!(" --config {}", shell_word(&c.display().to_string())));
+        }
+        if let Some(o) = &self.object {
+            s.push_str(&format!(" --object {}", shell_word(o)));
+        }
+        if let Some(b) = self.backend.as_deref().filter(|b| *b != "sqlite") {
+            s.push_str(&format!(" --backend {}", shell_word(b)));
         }
         for b in &self.bindings {
             s.push_str(&format!(" --bind {}", shell_word(b)));
@@ -190,6 +214,12 @@ impl RunOptions {
     fn scenario(&self, name: &str) -> Result<&'static dyn Scenario, String> {
         self.budgets()?;
         if name != scenarios::user::GENERIC {
+            if self.config.is_some() {
+                return Err(format!(
+                    "--config runs a project with the generic workload {:?}, not {name:?}",
+                    scenarios::user::GENERIC
+                ));
+            }
             if self.module.is_some() {
                 return Err(format!(
                     "--module runs with the generic workload {:?}, not {name:?}",
@@ -198,15 +228,28 @@ impl RunOptions {
             }
             return find(name);
         }
-        let Some(module) = &self.module else {
-            return Err(format!("the scenario {:?} needs --module PATH and --class NAME", scenarios::user::GENERIC));
-        };
+        if self.module.is_none() {
+            return match self.project_config() {
+                Some(config) => self.project_scenario(&config),
+                None => Err(format!(
+                    "the scenario {:?} needs --module PATH and --class NAME, or a Worker project: a wrangler config \
+                     (wrangler.json, wrangler.jsonc, wrangler.toml) in this folder or --config PATH",
+                    scenarios::user::GENERIC
+                )),
+            };
+        }
+        if self.config.is_some() || self.object.is_some() {
+            return Err(
+                "--module and --config (or --object) cannot be used together: a project names its module".into()
+            );
+        }
+        let Some(module) = &self.module else { unreachable!("checked above") };
         let class = self.class.clone().ok_or("--module needs --class NAME: the exported class to run")?;
         if !scenarios::user::is_module_path(module) {
             return Err(format!("{}: a module ends in .ts, .mts, .js or .mjs", module.display()));
         }
         let methods = self.methods.iter().map(|m| scenarios::user::MethodSpec::parse(m)).collect::<Result<_, _>>()?;
-        let backend = scenarios::user::parse_backend(&self.backend)?;
+        let backend = scenarios::user::parse_backend(self.backend.as_deref().unwrap_or("sqlite"))?;
         let bindings =
             self.bindings.iter().map(|b| scenarios::user::parse_pair(b, "--bind")).collect::<Result<_, _>>()?;
         let vars = self
@@ -214,10 +257,84 @@ impl RunOptions {
             .iter()
             .map(|v| scenarios::user::parse_pair(v, "--env").map(|(k, v)| (k, scenarios::user::env_value(&v))))
             .collect::<Result<_, _>>()?;
-        let network = scenarios::network::NetworkSpec::parse(self.websocket.as_deref(), &self.sends, &self.responders)?;
-        let spec =
-            scenarios::user::UserSpec { module: module.clone(), class, methods, backend, bindings, vars, network };
+        let mut spec = scenarios::user::UserSpec::new(module.clone(), class, methods, backend);
+        spec.requests = self.http_requests()?;
+        spec.bindings = bindings;
+        spec.vars = vars;
+        spec.network = self.network_spec()?;
         Ok(scenarios::user::UserScenario::load(spec)?)
+    }
+
+    /// The `--websocket`, `--send` and `--responder` specs.
+    fn network_spec(&self) -> Result<scenarios::network::NetworkSpec, String> {
+        scenarios::network::NetworkSpec::parse(self.websocket.as_deref(), &self.sends, &self.responders)
+    }
+
+    /// The `--request` specs.
+    fn http_requests(&self) -> Result<Vec<scenarios::http::RequestSpec>, String> {
+        self.requests.iter().map(|r| scenarios::http::RequestSpec::parse(r)).collect()
+    }
+
+    /// The wrangler config to run: --config, else (without --module) the current folder's.
+    fn project_config(&self) -> Option<std::path::PathBuf> {
+        match (&self.config, &self.module) {
+            (Some(c), _) => Some(c.clone()),
+            (None, None) => scenarios::project::find_config(std::path::Path::new(".")),
+            (None, Some(_)) => None,
+        }
+    }
+
+    /// The generic workload on a project: clients call the class of its first Durable
+    /// Object binding (or --object's); the other bindings, vars and back-ends are the
+    /// config's, with --bind, --env and --backend on top.
+    fn project_scenario(&self, config: &std::path::Path) -> Result<&'static dyn Scenario, String> {
+        use scenarios::user::{env_value, parse_pair, MethodSpec, UserScenario, UserSpec};
+        let project = scenarios::project::Project::load(config)?;
+        let names = || project.bindings.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ");
+        let chosen = match &self.object {
+            Some(o) => project.bindings.iter().find(|b| &b.name == o).ok_or_else(|| {
+                format!("--object {o}: {} has no such Durable Object binding; it has: {}", config.display(), names())
+            })?,
+            None => project.bindings.first().ok_or_else(|| {
+                format!("{} binds no Durable Object class (durable_objects.bindings)", config.display())
+            })?,
+        };
+        if let Some(c) = self.class.as_ref().filter(|c| **c != chosen.class) {
+            return Err(format!(
+                "--class {c}: binding {} runs class {}; choose the binding with --object",
+                chosen.name, chosen.class
+            ));
+        }
+        project.install_dependencies()?;
+        let methods = self.methods.iter().map(|m| MethodSpec::parse(m)).collect::<Result<_, _>>()?;
+        let mut spec =
+            UserSpec::new(project.main.clone(), chosen.class.clone(), methods, project.backend_of(&chosen.class));
+        spec.binding = chosen.name.clone();
+        spec.requests = self.http_requests()?;
+        spec.network = self.network_spec()?;
+        spec.bindings = project
+            .bindings
+            .iter()
+            .filter(|b| b.name != chosen.name)
+            .map(|b| (b.name.clone(), b.class.clone()))
+            .collect();
+        for b in &self.bindings {
+            spec.bindings.push(parse_pair(b, "--bind")?);
+        }
+        spec.vars = project.vars.clone();
+        for v in &self.vars {
+            let (k, v) = parse_pair(v, "--env")?;
+            spec.vars.retain(|(name, _)| *name != k);
+            spec.vars.push((k, env_value(&v)));
+        }
+        match &self.backend {
+            Some(b) => spec.backend = scenarios::user::parse_backend(b)?,
+            None => spec.backends = project.backends.iter().map(|(c, b)| (c.clone(), *b)).collect(),
+        }
+        spec.project = Some(project.config.clone());
+        spec.compatibility_date = project.compatibility_date.clone();
+        spec.compatibility_flags = project.compatibility_flags.clone();
+        Ok(UserScenario::load(spec)?)
     }
 }
 
@@ -298,7 +415,17 @@ fn run_json(o: &Outcome, wall: Duration) -> serde_json::Value {
         "stats": r.stats,
         "sim_time_ms": r.sim_time.as_millis(),
         "wall_ms": (wall.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        "alarm_errors": alarm_errors(r),
     })
+}
+
+/// Alarm attempts that did not succeed, with their error (`object: at Nms, retry K: failed: text`).
+fn alarm_errors(r: &crate::sim::RunReport) -> Vec<String> {
+    r.alarms
+        .iter()
+        .filter(|a| a.outcome != "ok" && a.outcome != "running")
+        .map(|a| format!("{}: at {}ms, retry {}: {}", a.object, a.at.as_millis(), a.retry_count, a.outcome))
+        .collect()
 }
 
 fn print_outcome(o: &Outcome, wall: Duration, replay: &str) {
@@ -315,6 +442,9 @@ fn print_outcome(o: &Outcome, wall: Duration, replay: &str) {
         wall.as_secs_f64() * 1000.0,
         r.trace_hash
     );
+    for e in alarm_errors(r) {
+        println!("alarm error: {e}");
+    }
     match o.verdict() {
         Verdict::Pass => println!("verdict: pass"),
         Verdict::Fail => {

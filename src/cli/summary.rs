@@ -36,6 +36,10 @@ pub(super) struct ScenarioCounts {
     pub expect: ExpectName,
     /// Whether these counts are a surprise (see [`unexpected`]).
     pub unexpected: bool,
+    /// What went wrong beyond the verdicts (see `diagnose`): methods that always threw a
+    /// language or runtime error, abandoned alarms, a class nothing of which works.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub what_went_wrong: Vec<String>,
 }
 
 /// The last line of `dosim fuzz --json`.
@@ -116,6 +120,9 @@ pub(super) fn print_tables(s: &SummaryLine, firsts: &[Option<FirstFailure>]) {
             (ExpectName::Pass, _) => "FAILING",
         };
         println!("  {:<16} {:>6} runs {:>6} failing  {note}", c.scenario, c.runs, c.failures);
+        for line in &c.what_went_wrong {
+            println!("      {line}");
+        }
         if let Some(f) = first {
             if let Some(v) = &f.violation {
                 println!("      first failure: seed {}: {v}", f.seed);
