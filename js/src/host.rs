@@ -134,6 +134,15 @@ pub(crate) fn install<'js>(
         }};
     }
 
+    // ---- the compatibility flags dosim models, on or off (`host.compat.<enable name>`) ----
+    let compat = Object::new(ctx.clone())?;
+    if let Some(inst) = weak.upgrade() {
+        for (flag, on) in inst.state.world().config().compatibility.states() {
+            compat.set(flag, on)?;
+        }
+    }
+    host.set("compat", compat)?;
+
     // ---- storage, KV ----
     host_fn!("get", |inst, h, ctx, key: String, ac: bool, nc: bool| {
         let op = inst.state.storage().get_with::<Stored>(&key, read_options(ac, nc));

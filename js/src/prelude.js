@@ -359,7 +359,12 @@
     return m;
   };
 
-  // A cursor over a result computed in full by `exec` (as dosim's `Cursor`).
+  // What a finished iterator of the runtime returns: with `enable_fast_jsg_struct`
+  // (from 2025-12-03) a full struct, `value` present though undefined; before, `{done}`.
+  const iteratorDone = () => (host.compat.enable_fast_jsg_struct ? { done: true, value: undefined } : { done: true });
+
+  // A cursor over a result computed in full by `exec` (as dosim's `Cursor`). Iterating it
+  // gives a new iterator object each time (not the cursor itself), sharing its position.
   class SqlCursor {
     constructor(columns, rows, rowsWritten) {
       this._columns = columns;
@@ -391,10 +396,11 @@
     }
     next() {
       const row = this._take();
-      return row === undefined ? { done: true, value: undefined } : { done: false, value: this._object(row) };
+      return row === undefined ? iteratorDone() : { done: false, value: this._object(row) };
     }
     [Symbol.iterator]() {
-      return this;
+      const cursor = this;
+      return { next: () => cursor.next(), [Symbol.iterator]() { return this; } };
     }
     toArray() {
       const out = [];
@@ -413,9 +419,22 @@
       }
       return this._object(row);
     }
-    *raw() {
-      for (let row = this._take(); row !== undefined; row = this._take()) yield row;
+    raw() {
+      const cursor = this;
+      return {
+        next() {
+          const row = cursor._take();
+          return row === undefined ? iteratorDone() : { done: false, value: row };
+        },
+        [Symbol.iterator]() {
+          return this;
+        },
+      };
     }
+  }
+  // `[object Cursor]` with `set_tostring_tag` (from 2024-09-26).
+  if (host.compat.set_tostring_tag) {
+    Object.defineProperty(SqlCursor.prototype, Symbol.toStringTag, { value: "Cursor", configurable: true });
   }
 
   const sql = {

@@ -16,8 +16,8 @@
 //! implicit transaction. A crash keeps both or neither, and the reply waits until they
 //! are durable. Once acknowledged, nothing written before the cleanup is left, and the
 //! alarm is gone whether or not `deleteAll()` deletes it too (compatibility flag
-//! `delete_all_deletes_alarm`, on in dosim by default, [`SimConfig`]'s
-//! `delete_all_deletes_alarm`): `deleteAlarm()` covers objects on older compatibility dates.
+//! `delete_all_deletes_alarm`, on from compatibility date 2026-02-24 and so by default,
+//! [`SimConfig`]'s `compatibility`): `deleteAlarm()` covers objects on older compatibility dates.
 //! An alarm already running is not cancelled, as the runtime never cancels one; a retry
 //! it would have had finds no alarm and does not run.
 //!

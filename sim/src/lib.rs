@@ -38,6 +38,7 @@ compile_error!(
 pub mod alarm;
 pub mod budget;
 pub mod client;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod faults;
@@ -59,6 +60,7 @@ pub mod world;
 pub use alarm::{AlarmAttempt, AlarmInfo};
 pub use budget::Budgets;
 pub use client::Client;
+pub use compat::Compatibility;
 pub use config::{GatePolicy, SimConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use faults::{FaultPlan, FaultPolicy};

@@ -12,7 +12,7 @@ mod replay;
 mod summary;
 
 use crate::scenarios::{self, Expect, Outcome, Scenario, Verdict};
-use crate::sim::{Budgets, FaultPolicy, GatePolicy, SimConfig};
+use crate::sim::{Budgets, Compatibility, FaultPolicy, GatePolicy, SimConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 
@@ -101,6 +101,13 @@ struct RunOptions {
     /// that overruns one is stopped and reported as a `budget` finding.
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     limits: Vec<String>,
+    /// The compatibility date the objects run at (default 2026-11-17, the pinned
+    /// workerd's): date-dependent behaviours follow it (SEMANTICS.md).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    compatibility_date: Option<String>,
+    /// Compatibility flags, comma-separated (e.g. delete_all_preserves_alarm).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    compatibility_flags: Vec<String>,
 }
 
 impl RunOptions {
@@ -114,6 +121,18 @@ impl RunOptions {
             .output_gate(gate(self.output_gate))
             .faults(faults)
             .budgets(budgets)
+            .compatibility(self.compatibility().unwrap_or_default())
+    }
+
+    /// Whether --compatibility-date or --compatibility-flags was given.
+    fn names_compatibility(&self) -> bool {
+        self.compatibility_date.is_some() || !self.compatibility_flags.is_empty()
+    }
+
+    /// The compatibility date and flags given (the defaults for what is not).
+    fn compatibility(&self) -> Result<Compatibility, String> {
+        let date = self.compatibility_date.as_deref().unwrap_or(crate::sim::compat::DEFAULT_DATE);
+        Compatibility::new(date, &self.compatibility_flags)
     }
 
     /// The budgets, with every `--limit` applied.
@@ -158,12 +177,19 @@ impl RunOptions {
         for l in self.budgets().unwrap_or_default().flags() {
             s.push_str(&format!(" --limit {}", shell_word(&l)));
         }
+        if let Some(d) = &self.compatibility_date {
+            s.push_str(&format!(" --compatibility-date {}", shell_word(d)));
+        }
+        if !self.compatibility_flags.is_empty() {
+            s.push_str(&format!(" --compatibility-flags {}", shell_word(&self.compatibility_flags.join(","))));
+        }
         s
     }
 
     /// The scenario called `name`: a built-in one, or `calls` on --module's class.
     fn scenario(&self, name: &str) -> Result<&'static dyn Scenario, String> {
         self.budgets()?;
+        self.compatibility()?;
         if name != scenarios::user::GENERIC {
             if self.module.is_some() {
                 return Err(format!(

@@ -515,7 +515,7 @@ impl Storage {
             let r = match backend {
                 // Always a confirmed write, whatever the options (do-semantics §4.6).
                 Backend::Sqlite => {
-                    let delete_alarm = c.world.config().delete_all_deletes_alarm;
+                    let delete_alarm = c.world.config().compatibility.delete_all_deletes_alarm();
                     let r = c.sqlite_write(true, |s| s.reset_database(delete_alarm)).map(drop);
                     // workerd resets the database itself, outside the implicit transaction:
                     // the deletion is durable at once, and a reset right after it cannot
@@ -527,7 +527,7 @@ impl Storage {
                 }
                 Backend::Kv => {
                     kv_ops::delete_everything(c);
-                    if c.world.config().delete_all_deletes_alarm {
+                    if c.world.config().compatibility.delete_all_deletes_alarm() {
                         c.write_alarm(None, true)
                     } else {
                         Ok(())
