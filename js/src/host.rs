@@ -199,6 +199,14 @@ pub(crate) fn install<'js>(
         if !ms.is_finite() {
             return Err(h.throw(&ctx, &Error::usage("setAlarm() requires a valid time")));
         }
+        // Once constructed, the object must have an alarm() handler (in the constructor
+        // there is no object yet, and workerd allows it there too).
+        if let Some((object, _)) = inst.parts(&ctx) {
+            if !matches!(object.get::<_, Value>("alarm"), Ok(v) if v.is_function()) {
+                let text = "Your Durable Object class must have an alarm() handler in order to call setAlarm()";
+                return Err(h.throw(&ctx, &Error::usage(text)));
+            }
+        }
         // A time at or before the epoch is refused by the runtime, with workerd's text.
         let op = inst.state.storage().set_alarm_with(ms.max(0.0) as u64, write_options(ac, au, nc));
         storage_promise(&ctx, &h, &inst, op, deliver_value)

@@ -196,7 +196,7 @@ pub struct Step {
     /// JavaScript only: the key as UTF-16 code units (lone surrogates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_utf16: Option<Vec<u16>>,
-    /// JavaScript only: the options argument as given (a `$js` value allowed).
+    /// JavaScript only: the options argument as given (a `$value` value allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_options: Option<Value>,
     /// JavaScript only: `list`'s `limit` as given (fractions, strings, ...).
@@ -211,7 +211,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>
 impl Step {
     /// Whether it asks something only JavaScript can be asked (see [`Program::js_only`]).
     pub fn needs_js(&self) -> bool {
-        let marked = |v: &Value| v.as_object().is_some_and(|o| o.contains_key("$js"));
+        let marked = |v: &Value| v.as_object().is_some_and(|o| o.contains_key("$value"));
         self.op == Op::SqlShape
             || self.class.is_some()
             || self.key_utf16.is_some()

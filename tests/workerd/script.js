@@ -32,12 +32,12 @@ function errorOf(e) {
   return out;
 }
 
-// Values JSON cannot write, for the programs marked `js_only`: {"$js": "undefined"},
-// {"$js": "function"}, {"$js": "symbol"}, {"$js": "bigint", "v": "10"},
-// {"$js": "date", "v": ms}, {"$js": "object", "v": {...}} (an object bound as is).
+// Values JSON cannot write, for the programs marked `js_only`: {"$value": "undefined"},
+// {"$value": "function"}, {"$value": "symbol"}, {"$value": "bigint", "v": "10"},
+// {"$value": "date", "v": ms}, {"$value": "object", "v": {...}} (an object bound as is).
 function jsValue(v) {
-  if (v === null || typeof v !== "object" || Array.isArray(v) || !("$js" in v)) return v;
-  switch (v.$js) {
+  if (v === null || typeof v !== "object" || Array.isArray(v) || !("$value" in v)) return v;
+  switch (v.$value) {
     case "undefined":
       return undefined;
     case "function":
@@ -51,7 +51,7 @@ function jsValue(v) {
     case "object":
       return v.v;
     default:
-      throw new Error(`script.js: unknown $js value ${v.$js}`);
+      throw new Error(`script.js: unknown $value value ${v.$value}`);
   }
 }
 
