@@ -344,7 +344,8 @@ fn normalize_text(s: &str) -> String {
     const MARK: &str = "reference = ";
     let Some(i) = s.find(MARK) else { return s.to_owned() };
     let rest = &s[i + MARK.len()..];
-    let hex = rest.chars().take_while(char::is_ascii_hexdigit).count();
+    // workerd's ids are lowercase letters and digits (`cek7v1rtaglsiahmudlstpdr`).
+    let hex = rest.chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit()).count();
     if hex == 0 {
         return s.to_owned();
     }
@@ -1023,7 +1024,11 @@ mod tests {
             normalize_text("Internal error; reference = 0123abcd; more, reference = ff."),
             "Internal error; reference = <id>; more, reference = <id>."
         );
-        assert_eq!(normalize_text("reference = none"), "reference = none");
+        assert_eq!(
+            normalize_text("internal error; reference = cek7v1rtaglsiahmudlstpdr"),
+            "internal error; reference = <id>"
+        );
+        assert_eq!(normalize_text("reference = NONE"), "reference = NONE");
     }
 
     #[test]

@@ -509,7 +509,17 @@ impl Storage {
     pub fn delete_all(&self) -> StorageOp<()> {
         self.with(|c| {
             if c.in_transaction() {
-                return StorageOp::failed(Error::app("Cannot call deleteAll() within a transaction"));
+                // Inside transactionSync() alone, workerd goes ahead: everything is wiped
+                // and committed, and the transactionSync() then fails (txn-sync-delete-all).
+                let lost = match &mut *c.store.borrow_mut() {
+                    Store::Sqlite(s) if s.only_sync_savepoints() => Some(s.lose_sync_savepoints()),
+                    _ => None,
+                };
+                match lost {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => return StorageOp::failed(e),
+                    None => return StorageOp::failed(Error::app("Cannot call deleteAll() within a transaction")),
+                }
             }
             let backend = c.store.borrow().backend();
             let r = match backend {

@@ -83,6 +83,9 @@ pub(crate) struct SqliteStore {
     open: Option<Batch>,
     next_batch: u64,
     savepoints: Vec<Savepoint>,
+    /// `transactionSync()` levels whose savepoint a `deleteAll()` inside them took away:
+    /// ending each fails, as in workerd (program txn-sync-delete-all).
+    lost_savepoints: usize,
     shadow: BTreeMap<Vec<u8>, Vec<u8>>,
     sql_digest: u64,
 }
@@ -103,6 +106,7 @@ impl SqliteStore {
             open: None,
             next_batch: 1,
             savepoints: Vec::new(),
+            lost_savepoints: 0,
             shadow: BTreeMap::new(),
             sql_digest: 0,
         };
@@ -316,6 +320,22 @@ impl SqliteStore {
         Ok(opened)
     }
 
+    /// Whether only `transactionSync()` levels are open (no `transaction()`).
+    pub fn only_sync_savepoints(&self) -> bool {
+        !self.savepoints.is_empty() && !self.in_explicit()
+    }
+
+    /// `deleteAll()` inside `transactionSync()`: workerd resets the database under the
+    /// open savepoints, so they are gone (what they wrote stays in the batch, about to be
+    /// wiped) and ending each of them later fails.
+    pub fn lose_sync_savepoints(&mut self) -> Result<()> {
+        while let Some(sp) = self.savepoints.pop() {
+            self.conn.execute_batch(&format!("RELEASE {}", sp.name))?;
+            self.lost_savepoints += 1;
+        }
+        Ok(())
+    }
+
     /// `transactionSync()` level: a savepoint inside the implicit batch.
     pub fn begin_sync(&mut self) -> Result<Option<u64>> {
         let opened = self.begin()?;
@@ -334,6 +354,12 @@ impl SqliteStore {
     /// Ends the innermost savepoint, keeping (`commit`) or undoing its writes. When an
     /// explicit root ends, its batch is returned (committed, or rolled back if not kept).
     pub fn end_savepoint(&mut self, commit: bool) -> Result<Option<(Batch, bool)>> {
+        if self.savepoints.is_empty() && self.lost_savepoints > 0 {
+            // workerd: SQLite's `no such savepoint`, which reaches JavaScript as an
+            // internal error (its reference id differs every time).
+            self.lost_savepoints -= 1;
+            return Err(Error::app(format!("internal error; reference = {:024x}", self.next_batch)));
+        }
         let Some(sp) = self.savepoints.pop() else { return Ok(None) };
         if commit {
             self.conn.execute_batch(&format!("RELEASE {}", sp.name))?;
