@@ -617,7 +617,9 @@ fn start(cx: &Rc<Inner>, s: &Step, frame: &Frame) -> Run<Value> {
         Op::SetTimeout => {
             let (cx2, steps) = (cx.clone(), s.steps.clone().unwrap_or_default());
             let frame = Frame { out: Results::default(), ..frame.clone() };
-            let sleep = cx.state.sleep(Duration::from_millis(s.ms.unwrap_or(0)));
+            // As JavaScript's setTimeout on workerd (and dosim's JS host): at least 1 ms, so
+            // a 0 ms timer runs after the handler's implicit commit.
+            let sleep = cx.state.sleep(Duration::from_millis(s.ms.unwrap_or(0).max(1)));
             cx.state.spawn_event("timer", async move {
                 sleep.await;
                 exec(cx2, steps, frame).await
