@@ -11,7 +11,7 @@
 //! }
 //! ```
 //!
-//! Why it is right (do-semantics §3.1, §4.6, §6.1): on the SQLite back-end both calls
+//! Why it is right (SEMANTICS.md §3.1, §4.6, §6.1): on the SQLite back-end both calls
 //! complete at once, so the awaits do not end the turn and both writes land in one
 //! implicit transaction. A crash keeps both or neither, and the reply waits until they
 //! are durable. Once acknowledged, nothing written before the cleanup is left, and the

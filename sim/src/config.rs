@@ -26,9 +26,9 @@ pub enum GatePolicy {
 pub struct SimConfig {
     /// The seed: madsim's scheduler and the harness's decision stream both derive from it.
     pub seed: u64,
-    /// Input gate policy (do-semantics §1).
+    /// Input gate policy (SEMANTICS.md §1).
     pub input_gate: GatePolicy,
-    /// Output gate policy (do-semantics §2).
+    /// Output gate policy (SEMANTICS.md §2).
     pub output_gate: GatePolicy,
     /// Which faults to inject.
     pub faults: FaultPolicy,

@@ -619,7 +619,7 @@ pub(crate) fn key_text(k: &[u8]) -> String {
 }
 
 impl Error {
-    /// What a stale instance gets when it touches storage (do-semantics T34).
+    /// What a stale instance gets when it touches storage (SEMANTICS.md §9, T34).
     pub(crate) fn stale_storage() -> Error {
         Error::storage("Durable Object storage is no longer accessible.")
     }
