@@ -98,6 +98,17 @@ fn arm_timer(inst: &Instance, id: u64, ms: f64, repeat: bool) {
     }));
 }
 
+/// The outcome of a storage call that must be known at once (the synchronous KV API).
+fn at_once<T: 'static>(mut op: dosim_sim::StorageOp<T>) -> Result<T, Error> {
+    match op.ready() {
+        Some(r) => r,
+        // Only a KV-backed object (a cache miss) or the input gate switched off delays one.
+        None => {
+            Err(Error::usage("ctx.storage.kv is synchronous: it needs a SQLite-backed object (and the input gate on)"))
+        }
+    }
+}
+
 /// Builds the `host` object for one instance.
 pub(crate) fn install<'js>(
     ctx: &Ctx<'js>,
@@ -184,6 +195,34 @@ pub(crate) fn install<'js>(
         storage_promise(&ctx, &h, &inst, op, deliver_value)
     });
     host_fn!("sync", |inst, _h, ctx| promise(&ctx, &inst, inst.state.storage().sync(), deliver_value, None));
+
+    // ---- the synchronous KV API (`ctx.storage.kv`): on a SQLite-backed object every
+    // storage call is decided when made, so its outcome is taken at once ----
+    host_fn!("kvGet", |inst, h, ctx, key: String| {
+        let v = at_once(inst.state.storage().get::<Stored>(&key)).map_err(|e| h.throw(&ctx, &e))?;
+        h.decode(v.as_deref().map(RawValue::get))
+    });
+    host_fn!("kvPut", |inst, h, ctx, key: String, text: String| {
+        let value = raw(text).map_err(|e| h.throw(&ctx, &e))?;
+        at_once(inst.state.storage().put(&key, &value)).map_err(|e| h.throw(&ctx, &e))?;
+        Ok(Value::new_undefined(ctx.clone()))
+    });
+    host_fn!("kvDelete", |inst, h, ctx, key: String| {
+        let existed = at_once(inst.state.storage().delete(&key)).map_err(|e| h.throw(&ctx, &e))?;
+        Ok(Value::new_bool(ctx.clone(), existed))
+    });
+    host_fn!("kvList", |inst, h, ctx, options: String| {
+        let options = list_options(&options).map_err(|e| h.throw(&ctx, &e))?;
+        let rows = at_once(inst.state.storage().list_ordered::<Stored>(&options)).map_err(|e| h.throw(&ctx, &e))?;
+        let out = Array::new(ctx.clone())?;
+        for (i, (k, v)) in rows.into_iter().enumerate() {
+            let pair = Array::new(ctx.clone())?;
+            pair.set(0, k)?;
+            pair.set(1, h.decode(Some(v.get()))?)?;
+            out.set(i, pair)?;
+        }
+        Ok(out.into_value())
+    });
 
     // ---- alarms ----
     host_fn!("getAlarm", |inst, h, ctx, _ac: bool, _nc: bool| {

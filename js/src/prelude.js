@@ -630,6 +630,38 @@
   storage.transactionSync = (closure) => host.transactionSync(closure);
   storage.sql = sql;
 
+  // `ctx.storage.kv`: the same data as the asynchronous API, synchronously. Only one list()
+  // iterator lives at a time: starting another invalidates the one before, as in workerd.
+  let kvListing = 0;
+  storage.kv = {
+    get: (key) => host.kvGet(keyOf(key)),
+    // Unlike the asynchronous put(), workerd stores an undefined value here.
+    put(key, value) {
+      host.kvPut(keyOf(key), encode(value));
+    },
+    delete: (key) => host.kvDelete(keyOf(key)),
+    list(options = {}) {
+      const rows = host.kvList(listOptions(options));
+      const mine = ++kvListing;
+      let i = 0;
+      return {
+        next() {
+          if (mine !== kvListing) {
+            throw makeError(
+              "Error",
+              "kv.list() iterator was invalidated because a new call to kv.list() was started. Only one kv.list() iterator can exist at a time.",
+              "storage",
+            );
+          }
+          return i < rows.length ? { done: false, value: rows[i++] } : iteratorDone();
+        },
+        [Symbol.iterator]() {
+          return this;
+        },
+      };
+    },
+  };
+
   // ---- ids, namespaces, stubs ----
 
   class DurableObjectId {

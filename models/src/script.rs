@@ -112,6 +112,8 @@ pub enum Op {
     SqlShape,
     /// `sql.databaseSize`.
     DatabaseSize,
+    /// A call of the synchronous KV API, `ctx.storage.kv[method]` (`js_only` programs).
+    SyncKv,
 }
 
 /// One step; which fields matter depends on `op` (conformance/README.md lists them).
@@ -199,6 +201,10 @@ pub struct Step {
     /// JavaScript only: the options argument as given (a `$value` value allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_options: Option<Value>,
+    /// `sync_kv`: `get`, `put`, `delete`, `list`, or `list_twice` (starts a second
+    /// `list()` and then reads the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// JavaScript only: `list`'s `limit` as given (fractions, strings, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_limit: Option<Value>,
@@ -212,7 +218,7 @@ impl Step {
     /// Whether it asks something only JavaScript can be asked (see [`Program::js_only`]).
     pub fn needs_js(&self) -> bool {
         let marked = |v: &Value| v.as_object().is_some_and(|o| o.contains_key("$value"));
-        self.op == Op::SqlShape
+        matches!(self.op, Op::SqlShape | Op::SyncKv)
             || self.class.is_some()
             || self.key_utf16.is_some()
             || self.raw_options.is_some()
@@ -630,6 +636,7 @@ fn start(cx: &Rc<Inner>, s: &Step, frame: &Frame) -> Run<Value> {
             let r = storage.sql().database_size().map(|n| json!(n));
             Box::pin(async move { r })
         }
+        Op::SyncKv => failed(Error::usage("script: ctx.storage.kv is JavaScript's (a js_only program)")),
         Op::SqlShape => failed(Error::usage("script: sql_shape asks about JavaScript objects (a js_only program)")),
         Op::Throw | Op::Abort => unreachable!("handled by step()"),
     }

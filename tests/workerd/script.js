@@ -221,6 +221,8 @@ export class Script extends DurableObject {
         // Steps in a timer callback; their results go nowhere (`abort` is what shows).
         setTimeout(() => this.exec(s.steps, [], frame).catch(() => {}), s.ms ?? 0);
         return Promise.resolve(null);
+      case "sync_kv":
+        return Promise.resolve().then(() => this.syncKv(s));
       case "database_size":
         return Promise.resolve().then(() => storage.sql.databaseSize);
       case "sql_shape":
@@ -305,6 +307,28 @@ export class Script extends DurableObject {
       } catch (e) {
         out.push({ error: errorOf(e) });
       }
+    }
+  }
+
+  // A call of the synchronous KV API (js_only programs); a missing value is null.
+  syncKv(s) {
+    const kv = this.ctx.storage.kv;
+    switch (s.method) {
+      case "get":
+        return kv.get(keyOf(s)) ?? null;
+      case "put":
+        return kv.put(keyOf(s), jsValue(s.value)) ?? null;
+      case "delete":
+        return kv.delete(keyOf(s));
+      case "list":
+        return [...kv.list(listOptions(s))];
+      case "list_twice": {
+        const first = kv.list();
+        kv.list();
+        return first.next();
+      }
+      default:
+        throw new Error(`script.js: unknown sync_kv method ${s.method}`);
     }
   }
 
