@@ -236,11 +236,12 @@ pub(crate) fn install<'js>(
     });
     host_fn!("setAlarm", |inst, h, ctx, ms: f64, ac: bool, au: bool, nc: bool| {
         if !ms.is_finite() {
-            return Err(h.throw(&ctx, &Error::usage("setAlarm() requires a valid time")));
+            return Err(h.throw(&ctx, &Error::usage("The value cannot be converted because it is not a valid Date.")));
         }
         // Once constructed, the object must have an alarm() handler (in the constructor
-        // there is no object yet, and workerd allows it there too).
-        if let Some((object, _)) = inst.parts(&ctx) {
+        // there is no object yet, and workerd allows it there too). workerd checks the time
+        // first: a time at or before 0 gets its own error from the runtime below.
+        if let Some((object, _)) = inst.parts(&ctx).filter(|_| ms > 0.0) {
             if !matches!(object.get::<_, Value>("alarm"), Ok(v) if v.is_function()) {
                 let text = "Your Durable Object class must have an alarm() handler in order to call setAlarm()";
                 return Err(h.throw(&ctx, &Error::usage(text)));
