@@ -692,6 +692,8 @@ impl Column {
 #[derive(Debug, Default)]
 pub struct Report {
     pub programs: usize,
+    /// Of which `js_only` (not run by the Rust Script).
+    pub js_only: usize,
     /// One column per runner, in [`Runner::ALL`] order.
     pub columns: Vec<Column>,
     /// Violations dosim's own checkers reported during the runs.
@@ -762,7 +764,8 @@ pub fn run(opts: &Options, print: bool) -> Result<Outcome, String> {
             "  runners: rust (the Script object of models/src/script.rs), js (tests/workerd/script.js on dosim-js)"
         );
     }
-    let mut report = Report { programs: programs.len(), ..Default::default() };
+    let js_only = programs.iter().filter(|p| p.js_only).count();
+    let mut report = Report { programs: programs.len(), js_only, ..Default::default() };
     report.columns = Runner::ALL.into_iter().map(Column::new).collect();
     workerds.insert((compat.date.clone(), compat.flags.clone()), workerd);
     for (n, p) in programs.iter().enumerate() {
@@ -793,7 +796,7 @@ pub fn run(opts: &Options, print: bool) -> Result<Outcome, String> {
                 }
                 println!("      {:<8} {d}", format!("{}:", runner.name()));
             }
-            if rust.as_ref().is_none_or(|(r, _)| *r == d) {
+            if !p.js_only && rust.as_ref().is_none_or(|(r, _)| *r == d) {
                 column.as_rust += 1;
             }
             note(column, opts, print, p, "alone", diffs.clone(), &known, rust.as_ref().map(|(_, d)| d.as_slice()));
@@ -993,7 +996,12 @@ fn print_summary(r: &Report) {
             disagreeing - known,
         );
         if c.runner != Runner::Rust {
-            line.push_str(&format!("; alone, answered as rust in {} of {}", c.as_rust, r.programs));
+            line.push_str(&format!(
+                "; alone, answered as rust in {} of {} ({} js_only programs not compared)",
+                c.as_rust,
+                r.programs - r.js_only,
+                r.js_only
+            ));
         }
         println!("{line}");
     }
