@@ -19,7 +19,7 @@
 //! out ([`Workerd`] is a drop guard; on Linux it also dies with its parent).
 
 use crate::models::script::{error_json, Call, Program, Script, ScriptCall, Step, BINDING};
-use crate::sim::{Backend, FaultPolicy, SimConfig, World};
+use crate::sim::{Backend, Compatibility, FaultPolicy, SimConfig, World};
 use dosim_js::{register, stringified, JsCall, JsClass, JsObject, JsProgram};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -56,12 +56,21 @@ pub struct Options {
     pub verbose: bool,
     /// Also print what both sides answered for the programs that agree.
     pub show: bool,
+    /// The compatibility date and flags of the programs that name none (both sides).
+    pub compatibility: Compatibility,
 }
 
 impl Options {
     /// The defaults: this repository's `conformance/` folder, 200 seeds.
     pub fn new() -> Options {
-        Options { dir: default_dir(), seeds: 200, only: None, verbose: false, show: false }
+        Options {
+            dir: default_dir(),
+            seeds: 200,
+            only: None,
+            verbose: false,
+            show: false,
+            compatibility: Compatibility::default(),
+        }
     }
 }
 
@@ -128,6 +137,12 @@ pub fn load_programs(dir: &Path) -> Result<Vec<Program>, String> {
         let mut steps: Vec<&Step> =
             p.calls.iter().flat_map(|c| c.steps.iter().chain(c.alarm.iter().flatten())).collect();
         while let Some(s) = steps.pop() {
+            if s.needs_js() && !p.js_only {
+                return Err(format!(
+                    "{}: a {:?} step asks about JavaScript values: mark the program js_only",
+                    p.id, s.op
+                ));
+            }
             if s.wait == Some(false) && !s.may_skip_await() {
                 return Err(format!("{}: only storage steps may be left un-awaited, not {:?}", p.id, s.op));
             }
@@ -190,6 +205,7 @@ impl Runner {
     fn setup(self, world: &World) {
         if self == Runner::Js {
             register(world, BINDING, Backend::Sqlite, JsClass::new(script_js(), "Script"));
+            register(world, "SCRIPT_NO_ALARM", Backend::Sqlite, JsClass::new(script_js(), "ScriptNoAlarm"));
         }
     }
 }
@@ -200,8 +216,9 @@ fn script_js() -> Arc<JsProgram> {
     JsProgram::embedded(&PROGRAM, "script.js", SCRIPT_JS)
 }
 
-fn config(seed: u64) -> SimConfig {
-    SimConfig::new(seed).faults(FaultPolicy::Off)
+/// A run of `program`: no faults, at the program's compatibility date and flags.
+fn config(seed: u64, program: &Program) -> SimConfig {
+    SimConfig::new(seed).faults(FaultPolicy::Off).compatibility(program.compatibility.clone().unwrap_or_default())
 }
 
 /// When dosim's runs make their first call. dosim's clock starts at 0, workerd's (wall
@@ -257,7 +274,7 @@ async fn calls_in_order(world: &World, runner: Runner, client: usize, name: &str
 pub fn alone(runner: Runner, program: &Program, seed: u64) -> (Value, Vec<String>) {
     let slot: Arc<Mutex<Value>> = Arc::default();
     let (out, calls) = (slot.clone(), program.calls.clone());
-    let report = crate::sim::run(config(seed), move |world| async move {
+    let report = crate::sim::run(config(seed, program), move |world| async move {
         runner.setup(&world);
         world.sleep(START).await;
         let outcomes = calls_in_order(&world, runner, 0, "p", &calls).await;
@@ -272,7 +289,7 @@ pub fn concurrent(runner: Runner, program: &Program, seed: u64) -> (Value, Vec<S
     let Some(conc) = program.concurrent.clone() else { return (Value::Null, Vec::new()) };
     let slot: Arc<Mutex<Value>> = Arc::default();
     let (out, calls) = (slot.clone(), program.calls.clone());
-    let report = crate::sim::run(config(seed), move |world| async move {
+    let report = crate::sim::run(config(seed, program), move |world| async move {
         runner.setup(&world);
         world.sleep(START).await;
         let tasks: Vec<_> = (0..conc.copies)
@@ -327,7 +344,8 @@ fn normalize_text(s: &str) -> String {
     const MARK: &str = "reference = ";
     let Some(i) = s.find(MARK) else { return s.to_owned() };
     let rest = &s[i + MARK.len()..];
-    let hex = rest.chars().take_while(char::is_ascii_hexdigit).count();
+    // workerd's ids are lowercase letters and digits (`cek7v1rtaglsiahmudlstpdr`).
+    let hex = rest.chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit()).count();
     if hex == 0 {
         return s.to_owned();
     }
@@ -434,10 +452,23 @@ pub fn install_workerd() -> Result<PathBuf, String> {
     Ok(PathBuf::from(bin))
 }
 
+/// `tests/workerd/config.capnp` at another compatibility date, with flags.
+pub fn config_at(c: &Compatibility) -> Result<String, String> {
+    c.check()?;
+    let line = format!("compatibilityDate = \"{}\",", crate::sim::compat::DEFAULT_DATE);
+    if !CONFIG_CAPNP.contains(&line) {
+        return Err(format!("tests/workerd/config.capnp has no line `{line}` to set the date in"));
+    }
+    let flags: Vec<String> = c.flags.iter().map(|f| format!("\"{f}\"")).collect();
+    let at = format!("compatibilityDate = \"{}\",\n  compatibilityFlags = [{}],", c.date, flags.join(", "));
+    Ok(CONFIG_CAPNP.replace(&line, &at))
+}
+
 impl Workerd {
     /// Starts workerd with `tests/workerd/config.capnp` on 127.0.0.1 (a port the kernel
     /// picks, read from the control descriptor) and fresh storage; waits until it answers.
-    pub fn start(bin: &Path) -> Result<Workerd, String> {
+    pub fn start(bin: &Path, compatibility: &Compatibility) -> Result<Workerd, String> {
+        let config = config_at(compatibility)?;
         sweep_stale_folders();
         let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let dir = std::env::temp_dir().join(format!("dosim-conformance.{}.{nonce}", std::process::id()));
@@ -446,7 +477,7 @@ impl Workerd {
             let _ = std::fs::remove_dir_all(&dir);
             e
         };
-        std::fs::write(dir.join("config.capnp"), CONFIG_CAPNP).map_err(|e| cleanup(format!("write config: {e}")))?;
+        std::fs::write(dir.join("config.capnp"), config).map_err(|e| cleanup(format!("write config: {e}")))?;
         std::fs::write(dir.join("script.js"), SCRIPT_JS).map_err(|e| cleanup(format!("write script.js: {e}")))?;
         let control = std::fs::File::create(dir.join("control")).map_err(|e| cleanup(format!("control file: {e}")))?;
         let log = std::fs::File::create(dir.join("log")).map_err(|e| cleanup(format!("log file: {e}")))?;
@@ -661,6 +692,8 @@ impl Column {
 #[derive(Debug, Default)]
 pub struct Report {
     pub programs: usize,
+    /// Of which `js_only` (not run by the Rust Script).
+    pub js_only: usize,
     /// One column per runner, in [`Runner::ALL`] order.
     pub columns: Vec<Column>,
     /// Violations dosim's own checkers reported during the runs.
@@ -706,29 +739,51 @@ pub fn run(opts: &Options, print: bool) -> Result<Outcome, String> {
     if Command::new("node").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
         return Ok(Outcome::Skipped("skipped: node not found (Node.js is needed to install and run workerd)".into()));
     }
+    for p in &mut programs {
+        p.compatibility
+            .get_or_insert_with(|| opts.compatibility.clone())
+            .check()
+            .map_err(|e| format!("{}: {e}", p.id))?;
+    }
     let bin = install_workerd()?;
-    let workerd = Workerd::start(&bin)?;
+    // One workerd per compatibility date and flags, started when a program first needs it.
+    let mut workerds: BTreeMap<(String, Vec<String>), Workerd> = BTreeMap::new();
+    let compat = &opts.compatibility;
+    let workerd = Workerd::start(&bin, compat)?;
     if print {
         let n_conc = programs.iter().filter(|p| p.concurrent.is_some()).count();
         println!(
-            "dosim conformance: {} programs ({n_conc} also as concurrent copies, dosim over {} seeds) against workerd {WORKERD_VERSION} on 127.0.0.1:{}",
+            "dosim conformance: {} programs ({n_conc} also as concurrent copies, dosim over {} seeds) against workerd {WORKERD_VERSION} on 127.0.0.1:{}, compatibility date {}{}",
             programs.len(),
             opts.seeds,
-            workerd.port()
+            workerd.port(),
+            compat.date,
+            if compat.flags.is_empty() { String::new() } else { format!(", flags {}", compat.flags.join(",")) }
         );
         println!(
             "  runners: rust (the Script object of models/src/script.rs), js (tests/workerd/script.js on dosim-js)"
         );
     }
-    let mut report = Report { programs: programs.len(), ..Default::default() };
+    let js_only = programs.iter().filter(|p| p.js_only).count();
+    let mut report = Report { programs: programs.len(), js_only, ..Default::default() };
     report.columns = Runner::ALL.into_iter().map(Column::new).collect();
+    workerds.insert((compat.date.clone(), compat.flags.clone()), workerd);
     for (n, p) in programs.iter().enumerate() {
         let name = format!("{}#{n}", p.id);
+        let c = p.compatibility.clone().unwrap_or_default();
+        let key = (c.date.clone(), c.flags.clone());
+        if !workerds.contains_key(&key) {
+            workerds.insert(key.clone(), Workerd::start(&bin, &c)?);
+        }
+        let workerd = &workerds[&key];
         // Alone.
         let w = workerd.run(&json!({ "name": format!("{name}.alone"), "calls": p.calls }), Duration::from_secs(30))?;
         let mut rust: Option<(Value, Vec<Diff>)> = None;
         for column in &mut report.columns {
             let runner = column.runner;
+            if p.js_only && runner == Runner::Rust {
+                continue;
+            }
             let (d, violations) = alone(runner, p, 0);
             let d = normalize(&d);
             report
@@ -741,7 +796,7 @@ pub fn run(opts: &Options, print: bool) -> Result<Outcome, String> {
                 }
                 println!("      {:<8} {d}", format!("{}:", runner.name()));
             }
-            if rust.as_ref().is_none_or(|(r, _)| *r == d) {
+            if !p.js_only && rust.as_ref().is_none_or(|(r, _)| *r == d) {
                 column.as_rust += 1;
             }
             note(column, opts, print, p, "alone", diffs.clone(), &known, rust.as_ref().map(|(_, d)| d.as_slice()));
@@ -772,6 +827,9 @@ pub fn run(opts: &Options, print: bool) -> Result<Outcome, String> {
         let mut rust: Option<Vec<Diff>> = None;
         for column in &mut report.columns {
             let runner = column.runner;
+            if p.js_only && runner == Runner::Rust {
+                continue;
+            }
             let seen = dosim_outcomes(runner, p, opts.seeds);
             let mut diffs = workerd_diffs.clone();
             for wc in samples.keys().filter(|wc| !seen.outcomes.contains_key(*wc)) {
@@ -808,7 +866,7 @@ pub fn run(opts: &Options, print: bool) -> Result<Outcome, String> {
             }
         }
     }
-    drop(workerd);
+    drop(workerds);
     for column in &mut report.columns {
         let runner = column.runner;
         column.stale = known
@@ -938,7 +996,12 @@ fn print_summary(r: &Report) {
             disagreeing - known,
         );
         if c.runner != Runner::Rust {
-            line.push_str(&format!("; alone, answered as rust in {} of {}", c.as_rust, r.programs));
+            line.push_str(&format!(
+                "; alone, answered as rust in {} of {} ({} js_only programs not compared)",
+                c.as_rust,
+                r.programs - r.js_only,
+                r.js_only
+            ));
         }
         println!("{line}");
     }
@@ -969,7 +1032,11 @@ mod tests {
             normalize_text("Internal error; reference = 0123abcd; more, reference = ff."),
             "Internal error; reference = <id>; more, reference = <id>."
         );
-        assert_eq!(normalize_text("reference = none"), "reference = none");
+        assert_eq!(
+            normalize_text("internal error; reference = cek7v1rtaglsiahmudlstpdr"),
+            "internal error; reference = <id>"
+        );
+        assert_eq!(normalize_text("reference = NONE"), "reference = NONE");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! # Conformance suite
 //!
-//! dosim's simulated runtime checked against the conformance cases of
-//! `/work/shared/do-semantics.md` §9, which transcribe workerd's own tests (`io-gate-test.c++`,
+//! dosim's simulated runtime checked against the conformance cases that SEMANTICS.md §9
+//! lists (T01–T74), which transcribe workerd's own tests (`io-gate-test.c++`,
 //! `actor-cache-test.c++`, `actor-sqlite-test.c++`, the JS tests and `server-test.c++`).
 //! One test function per case, named after its id (`t14_…`; `t33a_…`, `t33b_…` when a
 //! case needs several). Each runs with faults off unless the case is about faults, and

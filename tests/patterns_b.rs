@@ -4,7 +4,7 @@
 //! right as written) passes a stated number of seeds.
 
 use dosim::scenarios::{self, check, Outcome, Scenario, Verdict};
-use dosim::sim::SimConfig;
+use dosim::sim::{Compatibility, SimConfig};
 use std::process::{Command, Output};
 
 /// Seeds within which a defect must show.
@@ -171,7 +171,8 @@ fn write_coalescing_fixed_counts_every_action_and_stores_whole_batches() {
 // --- Cleanup ----------------------------------------------------------------------------
 
 fn without_flag(seed: u64) -> SimConfig {
-    SimConfig { delete_all_deletes_alarm: false, ..SimConfig::new(seed) }
+    // A compatibility date before 2026-02-24: deleteAll() keeps the alarm.
+    SimConfig::new(seed).compatibility(Compatibility::at("2026-02-23").expect("a date"))
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! defect; a port that is right as written passes the same seeds.
 
 use dosim::scenarios::{self, check, Outcome, Scenario, Verdict};
-use dosim::sim::SimConfig;
+use dosim::sim::{Compatibility, SimConfig};
 use std::collections::BTreeSet;
 
 /// Seeds within which a defect must show (as in tests/patterns_b.rs).
@@ -104,5 +104,7 @@ fn cleanup_js_holds_as_written() {
 
 #[test]
 fn cleanup_js_holds_without_delete_all_deleting_the_alarm() {
-    holds("cleanup-js", 200, |seed| SimConfig { delete_all_deletes_alarm: false, ..SimConfig::new(seed) });
+    holds("cleanup-js", 200, |seed| {
+        SimConfig::new(seed).compatibility(Compatibility::at("2026-02-23").expect("a date"))
+    });
 }

@@ -98,6 +98,17 @@ fn arm_timer(inst: &Instance, id: u64, ms: f64, repeat: bool) {
     }));
 }
 
+/// The outcome of a storage call that must be known at once (the synchronous KV API).
+fn at_once<T: 'static>(mut op: dosim_sim::StorageOp<T>) -> Result<T, Error> {
+    match op.ready() {
+        Some(r) => r,
+        // Only a KV-backed object (a cache miss) or the input gate switched off delays one.
+        None => {
+            Err(Error::usage("ctx.storage.kv is synchronous: it needs a SQLite-backed object (and the input gate on)"))
+        }
+    }
+}
+
 /// Builds the `host` object for one instance.
 pub(crate) fn install<'js>(
     ctx: &Ctx<'js>,
@@ -133,6 +144,15 @@ pub(crate) fn install<'js>(
             host.set($name, f)?;
         }};
     }
+
+    // ---- the compatibility flags dosim models, on or off (`host.compat.<enable name>`) ----
+    let compat = Object::new(ctx.clone())?;
+    if let Some(inst) = weak.upgrade() {
+        for (flag, on) in inst.state.world().config().compatibility.states() {
+            compat.set(flag, on)?;
+        }
+    }
+    host.set("compat", compat)?;
 
     // ---- storage, KV ----
     host_fn!("get", |inst, h, ctx, key: String, ac: bool, nc: bool| {
@@ -176,6 +196,34 @@ pub(crate) fn install<'js>(
     });
     host_fn!("sync", |inst, _h, ctx| promise(&ctx, &inst, inst.state.storage().sync(), deliver_value, None));
 
+    // ---- the synchronous KV API (`ctx.storage.kv`): on a SQLite-backed object every
+    // storage call is decided when made, so its outcome is taken at once ----
+    host_fn!("kvGet", |inst, h, ctx, key: String| {
+        let v = at_once(inst.state.storage().get::<Stored>(&key)).map_err(|e| h.throw(&ctx, &e))?;
+        h.decode(v.as_deref().map(RawValue::get))
+    });
+    host_fn!("kvPut", |inst, h, ctx, key: String, text: String| {
+        let value = raw(text).map_err(|e| h.throw(&ctx, &e))?;
+        at_once(inst.state.storage().put(&key, &value)).map_err(|e| h.throw(&ctx, &e))?;
+        Ok(Value::new_undefined(ctx.clone()))
+    });
+    host_fn!("kvDelete", |inst, h, ctx, key: String| {
+        let existed = at_once(inst.state.storage().delete(&key)).map_err(|e| h.throw(&ctx, &e))?;
+        Ok(Value::new_bool(ctx.clone(), existed))
+    });
+    host_fn!("kvList", |inst, h, ctx, options: String| {
+        let options = list_options(&options).map_err(|e| h.throw(&ctx, &e))?;
+        let rows = at_once(inst.state.storage().list_ordered::<Stored>(&options)).map_err(|e| h.throw(&ctx, &e))?;
+        let out = Array::new(ctx.clone())?;
+        for (i, (k, v)) in rows.into_iter().enumerate() {
+            let pair = Array::new(ctx.clone())?;
+            pair.set(0, k)?;
+            pair.set(1, h.decode(Some(v.get()))?)?;
+            out.set(i, pair)?;
+        }
+        Ok(out.into_value())
+    });
+
     // ---- alarms ----
     host_fn!("getAlarm", |inst, h, ctx, _ac: bool, _nc: bool| {
         let op = inst.state.storage().get_alarm();
@@ -188,7 +236,16 @@ pub(crate) fn install<'js>(
     });
     host_fn!("setAlarm", |inst, h, ctx, ms: f64, ac: bool, au: bool, nc: bool| {
         if !ms.is_finite() {
-            return Err(h.throw(&ctx, &Error::usage("setAlarm() requires a valid time")));
+            return Err(h.throw(&ctx, &Error::usage("The value cannot be converted because it is not a valid Date.")));
+        }
+        // Once constructed, the object must have an alarm() handler (in the constructor
+        // there is no object yet, and workerd allows it there too). workerd checks the time
+        // first: a time at or before 0 gets its own error from the runtime below.
+        if let Some((object, _)) = inst.parts(&ctx).filter(|_| ms > 0.0) {
+            if !matches!(object.get::<_, Value>("alarm"), Ok(v) if v.is_function()) {
+                let text = "Your Durable Object class must have an alarm() handler in order to call setAlarm()";
+                return Err(h.throw(&ctx, &Error::usage(text)));
+            }
         }
         // A time at or before the epoch is refused by the runtime, with workerd's text.
         let op = inst.state.storage().set_alarm_with(ms.max(0.0) as u64, write_options(ac, au, nc));

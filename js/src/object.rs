@@ -85,7 +85,13 @@ impl DurableObject for JsObject {
         if !self.inst.has_method("alarm") && self.inst.constructor_error.borrow().is_none() {
             return Ok(());
         }
-        self.run(Start::Alarm { retry_count: info.retry_count, is_retry: info.is_retry }).await.map(|_| ())
+        self.run(Start::Alarm {
+            retry_count: info.retry_count,
+            is_retry: info.is_retry,
+            scheduled_ms: info.scheduled_time.as_millis() as f64,
+        })
+        .await
+        .map(|_| ())
     }
 
     // Socket events are calls of the prelude's own (`platform/websocket.js`), named so

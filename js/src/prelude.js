@@ -11,6 +11,10 @@
       super(message);
       this.name = "DataCloneError";
     }
+    // workerd throws a DOMException, whose legacy code for this error is 25.
+    get code() {
+      return 25;
+    }
   }
 
   const TAG = "$js";
@@ -266,16 +270,63 @@
 
   // ---- storage ----
 
-  const keyOf = (k) => String(k);
-  const readOpts = (o = {}) => [!!o.allowConcurrency, !!o.noCache];
-  const writeOpts = (o = {}) => [!!o.allowConcurrency, !!o.allowUnconfirmed, !!o.noCache];
+  // A lone surrogate cannot reach the Rust side; workerd stores its three UTF-8-style
+  // bytes and lists each as U+FFFD, which is what dosim stores in its place.
+  const keyOf = (k) => String(k).replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD\uFFFD\uFFFD");
+
+  // ---- workerd's checks of the KV API's arguments, with its texts (conformance
+  // programs kv-list-odd-limits, kv-put-undefined, kv-bad-options-argument) ----
+  const usageError = (message) => makeError("TypeError", message, "usage");
+  const checkOptions = (options, method, position, type) => {
+    if (options !== undefined && options !== null && typeof options !== "object") {
+      throw usageError(`Failed to execute '${method}' on 'DurableObjectStorage': parameter ${position} is not of type '${type}'.`);
+    }
+  };
+  const checkPut = (key, value, options) => {
+    if (typeof key === "object" && key !== null) {
+      if (value !== undefined && value !== null && typeof value !== "object") {
+        throw usageError(
+          "put() may only be called with a single key-value pair and optional options as put(key, value, options) or with multiple key-value pairs and optional options as put(entries, options)",
+        );
+      }
+      // An entry whose value is undefined is skipped.
+      return Object.fromEntries(Object.entries(key).filter(([, v]) => v !== undefined));
+    }
+    checkOptions(options, "put", 3, "PutOptions");
+    if (value === undefined) throw usageError("put() called with undefined value.");
+    return null;
+  };
+  // `limit` as workerd converts it: to a 32-bit integer (fractions truncated), at least 1.
+  const listOptions = (options) => {
+    checkOptions(options, "list", 1, "ListOptions");
+    const o = { ...(options ?? {}) };
+    if (o.limit !== undefined) {
+      if (typeof o.limit === "bigint") throw usageError("Cannot convert a BigInt value to a number");
+      const n = Number(o.limit);
+      const i = Number.isFinite(n) ? Math.trunc(n) : 0;
+      if (Math.abs(i) > 2147483647) throw usageError("Value out of range. Must be between -2147483648 and 2147483647 (inclusive).");
+      if (i <= 0) throw usageError("List limit must be positive.");
+      o.limit = i;
+    }
+    return JSON.stringify(o);
+  };
+  // A transaction used after its closure committed.
+  const committedError = (op) =>
+    makeError("Error", `Cannot call ${op}() on transaction that has already committed: did you move \`txn\` outside of the closure?`, "storage");
+  const readOpts = (o) => [!!o?.allowConcurrency, !!o?.noCache];
+  const writeOpts = (o) => [!!o?.allowConcurrency, !!o?.allowUnconfirmed, !!o?.noCache];
   const mapOf = (keys, values) => {
     const m = new Map();
     for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i]);
     return m;
   };
 
-  // A cursor over a result computed in full by `exec` (as dosim's `Cursor`).
+  // What a finished iterator of the runtime returns: with `enable_fast_jsg_struct`
+  // (from 2025-12-03) a full struct, `value` present though undefined; before, `{done}`.
+  const iteratorDone = () => (host.compat.enable_fast_jsg_struct ? { done: true, value: undefined } : { done: true });
+
+  // A cursor over a result computed in full by `exec` (as dosim's `Cursor`). Iterating it
+  // gives a new iterator object each time (not the cursor itself), sharing its position.
   class SqlCursor {
     constructor(columns, rows, rowsWritten) {
       this._columns = columns;
@@ -307,10 +358,11 @@
     }
     next() {
       const row = this._take();
-      return row === undefined ? { done: true, value: undefined } : { done: false, value: this._object(row) };
+      return row === undefined ? iteratorDone() : { done: false, value: this._object(row) };
     }
     [Symbol.iterator]() {
-      return this;
+      const cursor = this;
+      return { next: () => cursor.next(), [Symbol.iterator]() { return this; } };
     }
     toArray() {
       const out = [];
@@ -329,14 +381,38 @@
       }
       return this._object(row);
     }
-    *raw() {
-      for (let row = this._take(); row !== undefined; row = this._take()) yield row;
+    raw() {
+      const cursor = this;
+      return {
+        next() {
+          const row = cursor._take();
+          return row === undefined ? iteratorDone() : { done: false, value: row };
+        },
+        [Symbol.iterator]() {
+          return this;
+        },
+      };
     }
   }
+  // `[object Cursor]` with `set_tostring_tag` (from 2024-09-26).
+  if (host.compat.set_tostring_tag) {
+    Object.defineProperty(SqlCursor.prototype, Symbol.toStringTag, { value: "Cursor", configurable: true });
+  }
+
+  // A binding as workerd takes it: a number, a string, bytes or null; anything else is
+  // converted to a string as JavaScript would (booleans, objects, arrays, Dates), except
+  // a BigInt or a Symbol, which are refused with V8's texts (program sql-bind-js-values).
+  const sqlBinding = (v) => {
+    if (v === null || v === undefined || typeof v === "number" || typeof v === "string") return v;
+    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return v;
+    if (typeof v === "bigint") throw usageError("Cannot convert a BigInt value to a number");
+    if (typeof v === "symbol") throw usageError("Cannot convert a Symbol value to a string");
+    return String(v);
+  };
 
   const sql = {
     exec(query, ...bindings) {
-      const [columns, rows, written] = host.sqlExec(String(query), bindings);
+      const [columns, rows, written] = host.sqlExec(String(query), bindings.map(sqlBinding));
       return new SqlCursor(columns, rows, written);
     },
     get databaseSize() {
@@ -363,8 +439,14 @@
   class Transaction {
     constructor(id) {
       this._id = id;
+      this._committed = false;
+    }
+    _live(op) {
+      if (this._committed) throw committedError(op);
     }
     get(key, options) {
+      this._live("get");
+      checkOptions(options, "get", 2, "GetOptions");
       if (Array.isArray(key)) {
         return Promise.all(key.map((k) => this.get(k))).then((values) => {
           const found = new Map();
@@ -375,20 +457,29 @@
       return host.txnGet(this._id, keyOf(key), ...readOpts(options));
     }
     put(key, value, options) {
-      if (typeof key === "object" && key !== null) {
-        return Promise.all(Object.entries(key).map(([k, v]) => this.put(k, v, value))).then(() => undefined);
+      this._live("put");
+      const entries = checkPut(key, value, options);
+      if (entries !== null) {
+        return Promise.all(Object.entries(entries).map(([k, v]) => this.put(k, v, value))).then(() => undefined);
       }
       return host.txnPut(this._id, keyOf(key), encode(value));
     }
     delete(key) {
+      this._live("delete");
       if (Array.isArray(key)) return Promise.all(key.map((k) => this.delete(k))).then((bs) => bs.filter(Boolean).length);
       return host.txnDelete(this._id, keyOf(key));
     }
     list(options = {}) {
-      return host.txnList(this._id, JSON.stringify(options));
+      this._live("list");
+      return host.txnList(this._id, listOptions(options));
     }
     rollback() {
+      this._live("rollback");
       host.txnRollback(this._id);
+    }
+    deleteAll() {
+      this._live("deleteAll");
+      throw makeError("Error", "Cannot call deleteAll() within a transaction", "storage");
     }
     getAlarm(options) {
       return storage.getAlarm(options);
@@ -401,17 +492,19 @@
     }
   }
 
-  rejecting(Transaction.prototype, ["get", "put", "delete", "list", "getAlarm", "setAlarm", "deleteAlarm"]);
+  rejecting(Transaction.prototype, ["get", "put", "delete", "list", "deleteAll", "getAlarm", "setAlarm", "deleteAlarm"]);
 
   const storage = {
     get(key, options) {
+      checkOptions(options, "get", 2, "GetOptions");
       if (Array.isArray(key)) return host.getMany(key.map(keyOf), ...readOpts(options));
       return host.get(keyOf(key), ...readOpts(options));
     },
     put(key, value, options) {
-      if (typeof key === "object" && key !== null) {
-        const keys = Object.keys(key);
-        return host.putMany(keys, keys.map((k) => encode(key[k])), ...writeOpts(value));
+      const entries = checkPut(key, value, options);
+      if (entries !== null) {
+        const keys = Object.keys(entries);
+        return host.putMany(keys.map(keyOf), keys.map((k) => encode(entries[k])), ...writeOpts(value ?? undefined));
       }
       return host.put(keyOf(key), encode(value), ...writeOpts(options));
     },
@@ -420,7 +513,7 @@
       return host.delete(keyOf(key), ...writeOpts(options));
     },
     list(options = {}) {
-      return host.list(JSON.stringify(options));
+      return host.list(listOptions(options));
     },
     deleteAll(options) {
       return host.deleteAll(...writeOpts(options));
@@ -439,12 +532,51 @@
       return host.deleteAlarm(...writeOpts(options));
     },
     transaction(closure) {
-      return host.transaction((id) => closure(new Transaction(id)));
+      return host.transaction((id) => {
+        const txn = new Transaction(id);
+        // Once the closure has settled, the transaction is over: using it again fails.
+        return Promise.resolve(closure(txn)).then((v) => {
+          txn._committed = true;
+          return v;
+        });
+      });
     },
   };
   rejecting(storage, Object.keys(storage));
   storage.transactionSync = (closure) => host.transactionSync(closure);
   storage.sql = sql;
+
+  // `ctx.storage.kv`: the same data as the asynchronous API, synchronously. Only one list()
+  // iterator lives at a time: starting another invalidates the one before, as in workerd.
+  let kvListing = 0;
+  storage.kv = {
+    get: (key) => host.kvGet(keyOf(key)),
+    // Unlike the asynchronous put(), workerd stores an undefined value here.
+    put(key, value) {
+      host.kvPut(keyOf(key), encode(value));
+    },
+    delete: (key) => host.kvDelete(keyOf(key)),
+    list(options = {}) {
+      const rows = host.kvList(listOptions(options));
+      const mine = ++kvListing;
+      let i = 0;
+      return {
+        next() {
+          if (mine !== kvListing) {
+            throw makeError(
+              "Error",
+              "kv.list() iterator was invalidated because a new call to kv.list() was started. Only one kv.list() iterator can exist at a time.",
+              "storage",
+            );
+          }
+          return i < rows.length ? { done: false, value: rows[i++] } : iteratorDone();
+        },
+        [Symbol.iterator]() {
+          return this;
+        },
+      };
+    },
+  };
 
   // ---- ids, namespaces, stubs ----
 
@@ -478,7 +610,13 @@
         if (prop in t) return t[prop];
         if (typeof prop !== "string" || NOT_METHODS.has(prop)) return undefined;
         if (prop === "fetch") {
-          return (input, init) => call("fetch", encode([new Request(input, init)]));
+          // A reset of the target reached through fetch() is flagged remote as well, as
+          // workerd flags it (program abort-through-fetch); an RPC call's is not.
+          return (input, init) =>
+            call("fetch", encode([new Request(input, init)])).catch((e) => {
+              if (e instanceof Error && e.durableObjectReset) e.remote = true;
+              throw e;
+            });
         }
         return (...args) => {
           let text;

@@ -141,8 +141,8 @@ where
 pub(crate) enum Start {
     /// `object[method](...args)`, the arguments as tagged JSON text.
     Call { method: String, args: String },
-    /// `object.alarm({ retryCount, isRetry })`.
-    Alarm { retry_count: u32, is_retry: bool },
+    /// `object.alarm({ scheduledTime, retryCount, isRetry })`.
+    Alarm { retry_count: u32, is_retry: bool, scheduled_ms: f64 },
     /// A kept function (taken), called with an optional number (a transaction's id).
     Callback { kept: u64, arg: Option<u64> },
     /// A kept promise, awaited (`waitUntil`).
@@ -265,8 +265,10 @@ fn call_start<'js>(
             let invoke: Function = h.0.get("invoke")?;
             invoke.call((object.clone(), method, args))
         }
-        Start::Alarm { retry_count, is_retry } => {
+        Start::Alarm { retry_count, is_retry, scheduled_ms } => {
             let info = Object::new(ctx.clone())?;
+            // In workerd's order: the time the alarm was set for, then the retry fields.
+            info.set("scheduledTime", scheduled_ms)?;
             info.set("retryCount", retry_count)?;
             info.set("isRetry", is_retry)?;
             let alarm: Function = object.get("alarm")?;

@@ -11,13 +11,13 @@
 //! }
 //! ```
 //!
-//! Why it is right (do-semantics §3.1, §4.6, §6.1): on the SQLite back-end both calls
+//! Why it is right (SEMANTICS.md §3.1, §4.6, §6.1): on the SQLite back-end both calls
 //! complete at once, so the awaits do not end the turn and both writes land in one
 //! implicit transaction. A crash keeps both or neither, and the reply waits until they
 //! are durable. Once acknowledged, nothing written before the cleanup is left, and the
 //! alarm is gone whether or not `deleteAll()` deletes it too (compatibility flag
-//! `delete_all_deletes_alarm`, on in dosim by default, [`SimConfig`]'s
-//! `delete_all_deletes_alarm`): `deleteAlarm()` covers objects on older compatibility dates.
+//! `delete_all_deletes_alarm`, on from compatibility date 2026-02-24 and so by default,
+//! [`SimConfig`]'s `compatibility`): `deleteAlarm()` covers objects on older compatibility dates.
 //! An alarm already running is not cancelled, as the runtime never cancels one; a retry
 //! it would have had finds no alarm and does not run.
 //!

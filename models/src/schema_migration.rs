@@ -21,7 +21,7 @@
 //! }
 //! ```
 //!
-//! What is wrong: workerd's authorizer does not allow `PRAGMA user_version` (do-semantics
+//! What is wrong: workerd's authorizer does not allow `PRAGMA user_version` (SEMANTICS.md
 //! §5.3), so the first statement throws `not authorized` and the constructor with it, on
 //! every start: the object never serves a request. Behind that hides a second defect: `ver`
 //! is read once, so a fresh database gets version 1 (no `email` column) and only the next

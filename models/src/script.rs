@@ -9,8 +9,8 @@
 //! A `throw` or `abort` step is not recorded: it ends the enclosing closure, or the call.
 
 use dosim_sim::{
-    async_trait, AlarmInfo, DurableObject, Env, Error, ErrorKind, ListOptions, ReadOptions, Result, SqlValue, State,
-    Txn, WriteOptions,
+    async_trait, AlarmInfo, Compatibility, DurableObject, Env, Error, ErrorKind, ListOptions, ReadOptions, Result,
+    SqlValue, State, Txn, WriteOptions,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
@@ -35,6 +35,18 @@ pub struct Program {
     /// Also run as concurrent copies (see [`Concurrent`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrent: Option<Concurrent>,
+    /// The compatibility date and flags both sides run it at (default: the run's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatibility: Option<Compatibility>,
+    /// A question about JavaScript values that dosim's Rust API cannot be asked (its
+    /// types rule them out: `undefined`, functions, BigInt, iterator identity): only
+    /// workerd and the `js` runner run it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub js_only: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One call to the program's object.
@@ -92,6 +104,16 @@ pub enum Op {
     AlarmLog,
     Throw,
     Abort,
+    /// Steps on the transaction that a `"keep": true` transaction left behind.
+    Kept,
+    /// Steps in a timer callback (`ms`); their results go nowhere.
+    SetTimeout,
+    /// The shape of a cursor as JavaScript sees it (`js_only` programs).
+    SqlShape,
+    /// `sql.databaseSize`.
+    DatabaseSize,
+    /// A call of the synchronous KV API, `ctx.storage.kv[method]` (`js_only` programs).
+    SyncKv,
 }
 
 /// One step; which fields matter depends on `op` (conformance/README.md lists them).
@@ -161,6 +183,31 @@ pub struct Step {
     pub first_attempt_only: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `transaction`: keep the transaction for later `kept` steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<bool>,
+    /// `delete_all`: call it on the transaction (`txn.deleteAll()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via_txn: Option<bool>,
+    /// `call`: `"fetch"` calls through `stub.fetch()` (JavaScript; in Rust a call is a call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// `call`: `"no_alarm"`, the class without an `alarm()` handler (JavaScript only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// JavaScript only: the key as UTF-16 code units (lone surrogates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_utf16: Option<Vec<u16>>,
+    /// JavaScript only: the options argument as given (a `$value` value allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_options: Option<Value>,
+    /// `sync_kv`: `get`, `put`, `delete`, `list`, or `list_twice` (starts a second
+    /// `list()` and then reads the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// JavaScript only: `list`'s `limit` as given (fractions, strings, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_limit: Option<Value>,
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
@@ -168,6 +215,19 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>
 }
 
 impl Step {
+    /// Whether it asks something only JavaScript can be asked (see [`Program::js_only`]).
+    pub fn needs_js(&self) -> bool {
+        let marked = |v: &Value| v.as_object().is_some_and(|o| o.contains_key("$value"));
+        matches!(self.op, Op::SqlShape | Op::SyncKv)
+            || self.class.is_some()
+            || self.key_utf16.is_some()
+            || self.raw_options.is_some()
+            || self.raw_limit.is_some()
+            || self.value.as_ref().is_some_and(marked)
+            || self.entries.as_ref().is_some_and(|e| e.values().any(marked))
+            || self.bindings.as_ref().is_some_and(|b| b.iter().any(marked))
+    }
+
     /// Whether `"await": false` is allowed: storage calls only (they take effect when
     /// made); a closure or a timer that nobody awaits would run on one side only.
     pub fn may_skip_await(&self) -> bool {
@@ -224,7 +284,8 @@ struct Inner {
     /// Simulated ms that `get_alarm` measures from.
     base: Cell<i64>,
     alarm_steps: RefCell<Vec<Step>>,
-    alarm_log: RefCell<Vec<(u32, Results)>>,
+    /// Each alarm run: its retry count, its scheduled time minus `base`, its results.
+    alarm_log: RefCell<Vec<(u32, i64, Results)>>,
 }
 
 type Results = Rc<RefCell<Vec<Value>>>;
@@ -240,6 +301,8 @@ struct Frame {
     retry_count: Option<u32>,
     /// The value the last single-key `get` of this call read (for `incr`).
     last: Rc<RefCell<Value>>,
+    /// The transaction a `"keep": true` transaction step left behind.
+    kept: Rc<RefCell<Option<Txn>>>,
 }
 
 impl Frame {
@@ -281,6 +344,7 @@ impl DurableObject for Script {
             name: call.name,
             retry_count: None,
             last: Rc::new(RefCell::new(Value::Null)),
+            kept: Rc::default(),
         };
         exec(self.inner.clone(), call.steps, frame.clone()).await?;
         let out = frame.out.borrow().clone();
@@ -289,7 +353,8 @@ impl DurableObject for Script {
 
     async fn alarm(&self, info: AlarmInfo) -> Result<()> {
         let out = Results::default();
-        self.inner.alarm_log.borrow_mut().push((info.retry_count, out.clone()));
+        let scheduled = round100(info.scheduled_time.as_millis() as i64 - self.inner.base.get());
+        self.inner.alarm_log.borrow_mut().push((info.retry_count, scheduled, out.clone()));
         let steps = self.inner.alarm_steps.borrow().clone();
         let frame = Frame {
             out,
@@ -297,6 +362,7 @@ impl DurableObject for Script {
             name: String::new(),
             retry_count: Some(info.retry_count),
             last: Rc::new(RefCell::new(Value::Null)),
+            kept: Rc::default(),
         };
         exec(self.inner.clone(), steps, frame).await
     }
@@ -457,7 +523,11 @@ fn start(cx: &Rc<Inner>, s: &Step, frame: &Frame) -> Run<Value> {
         }
         Op::Transaction => {
             let (cx2, steps, frame) = (cx.clone(), s.steps.clone().unwrap_or_default(), frame.clone());
+            let keep = s.keep == Some(true);
             let fut = storage.transaction(move |txn| async move {
+                if keep {
+                    *frame.kept.borrow_mut() = Some(txn.clone());
+                }
                 exec(cx2, steps, Frame { txn: Some(txn), ..frame }).await?;
                 Ok(Value::Null)
             });
@@ -494,6 +564,7 @@ fn start(cx: &Rc<Inner>, s: &Step, frame: &Frame) -> Run<Value> {
             let sync = storage.sync();
             Box::pin(async move { sync.await.map(|()| Value::Null) })
         }
+        Op::Call if s.class.is_some() => failed(Error::usage("script: other classes are for js_only programs")),
         Op::Call => {
             let name = format!("{}/{}", frame.name, s.object.clone().unwrap_or_default());
             let Some(ns) = cx.env.namespace::<Script>(BINDING) else {
@@ -535,10 +606,38 @@ fn start(cx: &Rc<Inner>, s: &Step, frame: &Frame) -> Run<Value> {
                 .alarm_log
                 .borrow()
                 .iter()
-                .map(|(n, out)| json!({ "retry_count": n, "results": out.borrow().clone() }))
+                .map(|(n, scheduled, out)| {
+                    json!({ "retry_count": n, "scheduled_offset_ms": scheduled, "results": out.borrow().clone() })
+                })
                 .collect();
             Box::pin(async move { Ok(Value::Array(log)) })
         }
+        Op::Kept => {
+            let (cx2, steps) = (cx.clone(), s.steps.clone().unwrap_or_default());
+            let frame = Frame { txn: frame.kept.borrow().clone(), ..frame.clone() };
+            Box::pin(async move {
+                exec(cx2, steps, frame).await?;
+                Ok(Value::Null)
+            })
+        }
+        Op::SetTimeout => {
+            let (cx2, steps) = (cx.clone(), s.steps.clone().unwrap_or_default());
+            let frame = Frame { out: Results::default(), ..frame.clone() };
+            // As JavaScript's setTimeout on workerd (and dosim's JS host): at least 1 ms, so
+            // a 0 ms timer runs after the handler's implicit commit.
+            let sleep = cx.state.sleep(Duration::from_millis(s.ms.unwrap_or(0).max(1)));
+            cx.state.spawn_event("timer", async move {
+                sleep.await;
+                exec(cx2, steps, frame).await
+            });
+            Box::pin(async move { Ok(Value::Null) })
+        }
+        Op::DatabaseSize => {
+            let r = storage.sql().database_size().map(|n| json!(n));
+            Box::pin(async move { r })
+        }
+        Op::SyncKv => failed(Error::usage("script: ctx.storage.kv is JavaScript's (a js_only program)")),
+        Op::SqlShape => failed(Error::usage("script: sql_shape asks about JavaScript objects (a js_only program)")),
         Op::Throw | Op::Abort => unreachable!("handled by step()"),
     }
 }
@@ -568,6 +667,10 @@ fn exec_sync(cx: Rc<Inner>, steps: &[Step], frame: Frame) -> Result<()> {
                 }
                 None => Err(missing("delete", "key")),
             },
+            Op::DeleteAll => {
+                drop(storage.delete_all());
+                Ok(json!("unawaited"))
+            }
             Op::TransactionSync => {
                 let inner = s.steps.clone().unwrap_or_default();
                 storage.transaction_sync(|| exec_sync(cx.clone(), &inner, frame.clone())).map(|()| Value::Null)

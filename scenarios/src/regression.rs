@@ -12,7 +12,7 @@ use crate::outcome::{check_workload, Outcome};
 use crate::user::UserRecord;
 use crate::workload::Workload;
 use crate::{find, Scenario};
-use dosim_sim::{Budgets, GatePolicy, SimConfig};
+use dosim_sim::{Budgets, Compatibility, GatePolicy, SimConfig};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::io::{Read, Write};
@@ -55,6 +55,10 @@ pub struct Regression {
     /// Budgets changed from their defaults (`--limit`), if any.
     #[serde(default, skip_serializing_if = "is_default_budgets")]
     pub budgets: Budgets,
+    /// The compatibility date and flags of the run (a file without them was recorded at
+    /// the default date, before files carried it).
+    #[serde(default)]
+    pub compatibility: Compatibility,
     /// What failed.
     pub violation: Recorded,
     /// The workload.
@@ -218,6 +222,7 @@ impl Regression {
             input_gate: o.config.input_gate,
             output_gate: o.config.output_gate,
             budgets: o.config.budgets.clone(),
+            compatibility: o.config.compatibility.clone(),
             violation: Recorded { checker: v.checker.clone(), message: v.message.clone() },
             workload: o.workload.clone(),
             module: (o.scenario == crate::user::GENERIC).then(crate::user::loaded).flatten().map(|u| u.record()),
@@ -244,6 +249,7 @@ impl Regression {
             .input_gate(self.input_gate)
             .output_gate(self.output_gate)
             .budgets(self.budgets.clone())
+            .compatibility(self.compatibility.clone())
     }
 
     /// Runs it again.
@@ -335,6 +341,9 @@ impl Regression {
             }
         }
         r.workload.check_bounds().map_err(bad)?;
+        r.compatibility
+            .check()
+            .map_err(|_| bad("its compatibility date or flags are malformed (a date YYYY-MM-DD no later than dosim's, flag names [a-z0-9_], no flag with its opposite)".into()))?;
         Ok(r)
     }
 

@@ -1,4 +1,4 @@
-//! Alarms (do-semantics §6): the per-object alarm scheduler. It lives outside the object
+//! Alarms (SEMANTICS.md §6): the per-object alarm scheduler. It lives outside the object
 //! (it survives crashes and eviction) and follows the *committed* alarm: a commit that
 //! sets, moves or deletes the alarm re-arms it. When it fires, the handler runs as an
 //! event through the input gate (constructing the object first if needed); success is
@@ -145,7 +145,7 @@ async fn run(core: Rc<ObjectCore>, t: u64) {
         }
         Err(e) if core.incarnation() != incarnation && !core.reset_by_user() => {
             // Not the handler's fault (a crash, a broken output gate): retried without
-            // counting (do-semantics §6.4, T72).
+            // counting (SEMANTICS.md §6.4, T72).
             world.set_alarm_outcome(attempt, format!("reset: {}", e.message));
             world.sometimes("alarm retried after a reset");
             retry_later(&core, t);

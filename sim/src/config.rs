@@ -3,6 +3,7 @@
 //! user would want to set them without touching code.
 
 use crate::budget::Budgets;
+use crate::compat::Compatibility;
 use crate::faults::FaultPolicy;
 use serde::{Deserialize, Serialize};
 
@@ -25,9 +26,9 @@ pub enum GatePolicy {
 pub struct SimConfig {
     /// The seed: madsim's scheduler and the harness's decision stream both derive from it.
     pub seed: u64,
-    /// Input gate policy (do-semantics §1).
+    /// Input gate policy (SEMANTICS.md §1).
     pub input_gate: GatePolicy,
-    /// Output gate policy (do-semantics §2).
+    /// Output gate policy (SEMANTICS.md §2).
     pub output_gate: GatePolicy,
     /// Which faults to inject.
     pub faults: FaultPolicy,
@@ -40,9 +41,10 @@ pub struct SimConfig {
     pub crash_times: Option<Vec<u64>>,
     /// Simulated time the liveness phase may take to settle after the workload.
     pub liveness_budget_ms: u64,
-    /// `deleteAll()` also deletes the alarm (compatibility flag `delete_all_deletes_alarm`,
-    /// on from compatibility date 2026-02-24; do-semantics §4.6).
-    pub delete_all_deletes_alarm: bool,
+    /// The compatibility date and flags (default: the pinned workerd's date, 2026-11-17):
+    /// every date-dependent behaviour dosim models follows it (`compat`, SEMANTICS.md).
+    #[serde(default)]
+    pub compatibility: Compatibility,
     /// Keep the runtime trace (needed for `trace_hash`; off only for raw speed).
     pub record_trace: bool,
     /// How far object code may go before it is stopped and reported (`budget`).
@@ -67,7 +69,7 @@ impl SimConfig {
             faults: FaultPolicy::Swarm,
             time_limit_ms: 7 * 24 * 3_600_000,
             liveness_budget_ms: 15 * 60_000,
-            delete_all_deletes_alarm: true,
+            compatibility: Compatibility::default(),
             chaos_window_ms: 300,
             crash_times: None,
             record_trace: true,
@@ -96,6 +98,12 @@ impl SimConfig {
     /// Sets the budgets.
     pub fn budgets(mut self, b: Budgets) -> Self {
         self.budgets = b;
+        self
+    }
+
+    /// Sets the compatibility date and flags.
+    pub fn compatibility(mut self, c: Compatibility) -> Self {
+        self.compatibility = c;
         self
     }
 

@@ -1,6 +1,6 @@
 //! Errors as a Durable Object and its callers see them: workerd's message text plus the
 //! flags (`durable_object_reset`, `retryable`, `overloaded`, `remote`) that JavaScript
-//! callers read off a thrown error (do-semantics §2.4, §7).
+//! callers read off a thrown error (SEMANTICS.md §2.4, §7).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The input gate (do-semantics §1): which strand of work may start a turn inside an
+//! The input gate (SEMANTICS.md §1): which strand of work may start a turn inside an
 //! object. Pure bookkeeping, no futures: critical sections (innermost wins), the hand-back
 //! to a critical section's caller, storage operations that hold the gate, and a FIFO of
 //! strands that are ready but blocked.

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-/// The output gate's bookkeeping (do-semantics §2): batches are numbered per object;
+/// The output gate's bookkeeping (SEMANTICS.md §2): batches are numbered per object;
 /// a reply waits until every batch written before it is durable.
 #[derive(Default)]
 pub(crate) struct OutputGate {
@@ -63,7 +63,7 @@ pub(crate) struct ObjectCore {
     me: std::rc::Weak<ObjectCore>,
 }
 
-/// An object with nothing in flight is hibernated after this long (do-semantics §7).
+/// An object with nothing in flight is hibernated after this long (SEMANTICS.md §7).
 const IDLE_EVICTION: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ObjectCore {
@@ -265,7 +265,7 @@ impl ObjectCore {
     }
 
     /// The commit task: it yields one scheduler turn, so whatever else is ready now (other
-    /// events' writes included) may join the batch, then commits it (do-semantics §3.3).
+    /// events' writes included) may join the batch, then commits it (SEMANTICS.md §3.3).
     pub(crate) fn spawn_commit(&self, batch: u64) {
         let weak = self.me.clone();
         let inc = self.incarnation();
@@ -300,7 +300,7 @@ impl ObjectCore {
             Ok(Some(b)) => self.batch_durable(b.no, &b.keys(), b.alarm_change()),
             Ok(None) => {}
             // A commit that SQLite refuses (a deferred constraint) rolls the object back to its
-            // last good state and resets it (do-semantics §2.4, T61).
+            // last good state and resets it (SEMANTICS.md §2.4, T61).
             Err(e) => self.reset(
                 "COMMIT refused",
                 Error::reset(format!(

@@ -39,6 +39,7 @@ compile_error!(
 pub mod alarm;
 pub mod budget;
 pub mod client;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod faults;
@@ -61,6 +62,7 @@ pub mod world;
 pub use alarm::{AlarmAttempt, AlarmInfo};
 pub use budget::Budgets;
 pub use client::Client;
+pub use compat::Compatibility;
 pub use config::{GatePolicy, SimConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use faults::{FaultPlan, FaultPolicy};

@@ -1,4 +1,4 @@
-//! Namespaces, object ids and stubs (do-semantics §7). A namespace hosts objects of one
+//! Namespaces, object ids and stubs (SEMANTICS.md §7). A namespace hosts objects of one
 //! class; `id_from_name` is a pure function of the namespace and name, `new_unique_id` a
 //! draw from the run's stream; a stub call crosses a simulated network both ways.
 

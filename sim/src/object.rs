@@ -229,7 +229,7 @@ impl State {
     }
 
     /// `ctx.abort(reason, options)`: with `retry_alarm: false` inside an alarm handler,
-    /// the alarm is abandoned instead of retried (do-semantics §6.4).
+    /// the alarm is abandoned instead of retried (SEMANTICS.md §6.4).
     pub fn abort_with(&self, reason: Option<&str>, options: AbortOptions) -> crate::error::Error {
         let message = reason.unwrap_or("Application called abort() to reset Durable Object.");
         let error = crate::error::Error::reset(message);

@@ -1,4 +1,4 @@
-//! Hibernatable WebSockets (do-semantics §2.3, §7): simulated clients hold connections to
+//! Hibernatable WebSockets (SEMANTICS.md §2.3, §7): simulated clients hold connections to
 //! an object; the object accepts them with tags and per-connection attachments that live
 //! in the runtime, not in the instance, so they survive hibernation. Client messages and
 //! closes are events through the input gate (constructing the object if it hibernated);

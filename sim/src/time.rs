@@ -1,6 +1,6 @@
 //! Simulated time in whole milliseconds. The world clock moves only when one of dosim's
 //! timers fires (madsim jumps straight to it), so an object's `now()` changes only when an
-//! event is delivered (do-semantics §8) and never picks up madsim's per-poll creep.
+//! event is delivered (SEMANTICS.md §8) and never picks up madsim's per-poll creep.
 
 use std::fmt;
 use std::future::Future;

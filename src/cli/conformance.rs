@@ -25,15 +25,31 @@ pub struct ConformanceArgs {
     /// Also print what both sides answered for each program run alone.
     #[arg(long)]
     show: bool,
+    /// The compatibility date of the programs that name none, on both sides (default
+    /// 2026-11-17, the pinned workerd's).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    compatibility_date: Option<String>,
+    /// Compatibility flags, comma-separated, for the programs that name none.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    compatibility_flags: Vec<String>,
 }
 
 pub fn conformance(a: &ConformanceArgs) -> i32 {
+    let date = a.compatibility_date.as_deref().unwrap_or(crate::sim::compat::DEFAULT_DATE);
+    let compatibility = match crate::sim::Compatibility::new(date, &a.compatibility_flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dosim conformance: error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let opts = Options {
         dir: a.dir.clone().unwrap_or_else(conformance::default_dir),
         seeds: a.seeds.max(1),
         only: a.only.clone(),
         verbose: a.verbose,
         show: a.show,
+        compatibility,
     };
     match conformance::run(&opts, true) {
         Ok(Outcome::Skipped(why)) => {

@@ -15,7 +15,7 @@ mod zoo;
 mod zoo_manifest;
 
 use crate::scenarios::{self, Expect, Outcome, Scenario, Verdict};
-use crate::sim::{Budgets, FaultPolicy, GatePolicy, SimConfig};
+use crate::sim::{Budgets, Compatibility, FaultPolicy, GatePolicy, SimConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 
@@ -132,6 +132,13 @@ struct RunOptions {
     /// that overruns one is stopped and reported as a `budget` finding.
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     limits: Vec<String>,
+    /// The compatibility date the objects run at (default 2026-11-17, the pinned
+    /// workerd's): date-dependent behaviours follow it (SEMANTICS.md).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    compatibility_date: Option<String>,
+    /// Compatibility flags, comma-separated (e.g. delete_all_preserves_alarm).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    compatibility_flags: Vec<String>,
 }
 
 impl RunOptions {
@@ -145,6 +152,29 @@ impl RunOptions {
             .output_gate(gate(self.output_gate))
             .faults(faults)
             .budgets(budgets)
+            .compatibility(self.compatibility().unwrap_or_default())
+    }
+
+    /// Whether --compatibility-date or --compatibility-flags was given.
+    fn names_compatibility(&self) -> bool {
+        self.compatibility_date.is_some() || !self.compatibility_flags.is_empty()
+    }
+
+    /// The compatibility date and flags given; else a Worker project's (once loaded);
+    /// else the defaults.
+    fn compatibility(&self) -> Result<Compatibility, String> {
+        let project = scenarios::user::loaded().map(|s| s.spec()).filter(|s| s.project.is_some());
+        let date = self
+            .compatibility_date
+            .as_deref()
+            .or_else(|| project.and_then(|s| s.compatibility_date.as_deref()))
+            .unwrap_or(crate::sim::compat::DEFAULT_DATE);
+        match (&self.compatibility_flags, project) {
+            (flags, Some(s)) if flags.is_empty() && !self.names_compatibility() => {
+                Compatibility::new(date, &s.compatibility_flags)
+            }
+            (flags, _) => Compatibility::new(date, flags),
+        }
     }
 
     /// The budgets, with every `--limit` applied.
@@ -207,12 +237,19 @@ impl RunOptions {
         for l in self.budgets().unwrap_or_default().flags() {
             s.push_str(&format!(" --limit {}", shell_word(&l)));
         }
+        if let Some(d) = &self.compatibility_date {
+            s.push_str(&format!(" --compatibility-date {}", shell_word(d)));
+        }
+        if !self.compatibility_flags.is_empty() {
+            s.push_str(&format!(" --compatibility-flags {}", shell_word(&self.compatibility_flags.join(","))));
+        }
         s
     }
 
     /// The scenario called `name`: a built-in one, or `calls` on --module's class.
     fn scenario(&self, name: &str) -> Result<&'static dyn Scenario, String> {
         self.budgets()?;
+        self.compatibility()?;
         if name != scenarios::user::GENERIC {
             if self.config.is_some() {
                 return Err(format!(
@@ -334,7 +371,9 @@ impl RunOptions {
         spec.project = Some(project.config.clone());
         spec.compatibility_date = project.compatibility_date.clone();
         spec.compatibility_flags = project.compatibility_flags.clone();
-        Ok(UserScenario::load(spec)?)
+        let loaded = UserScenario::load(spec)?;
+        self.compatibility().map_err(|e| format!("{}: {e}", config.display()))?;
+        Ok(loaded)
     }
 }
 

@@ -108,10 +108,17 @@ pub(super) fn replay(a: &ReplayArgs) -> i32 {
         return usage("--seed is for replaying a scenario; a regression file carries its own seed");
     }
     let path = Path::new(&a.target);
-    let regression = match Regression::read(path, a.allow_newer) {
+    let mut regression = match Regression::read(path, a.allow_newer) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
+    // The file's compatibility date and flags, unless the command line names others.
+    if a.options.names_compatibility() {
+        match a.options.compatibility() {
+            Ok(c) => regression.compatibility = c,
+            Err(e) => return usage(e),
+        }
+    }
     if let Some(want) = &a.scenario {
         if *want != regression.scenario {
             return usage(format!("{} belongs to scenario {:?}, not {want:?}", a.target, regression.scenario));

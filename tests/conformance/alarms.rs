@@ -10,7 +10,8 @@
 //! every attempt (scheduled time, start, retry count, outcome) is in the report's `alarms`.
 
 use crate::lab::*;
-use dosim::sim::{AlarmAttempt, Backend, Error, FaultPlan, RunReport, SimConfig, State};
+use dosim::sim::compat::DEFAULT_DATE;
+use dosim::sim::{AlarmAttempt, Backend, Compatibility, Error, FaultPlan, RunReport, SimConfig, State};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -253,7 +254,8 @@ fn t43_the_alarm_stays_when_the_deferred_deletion_fails_to_commit() {
 #[test]
 fn t45a_delete_all_keeps_the_alarm_without_the_flag() {
     let mut config = quiet(9);
-    config.delete_all_deletes_alarm = false;
+    // A date before 2026-02-24, when `delete_all_deletes_alarm` came on.
+    config.compatibility = Compatibility::at("2026-02-23").expect("a date");
     let r = run_lab(config, Backend::Sqlite, |lab| async move {
         lab.def("t45a", |st| async move {
             let s = st.storage();
@@ -275,7 +277,7 @@ fn t45a_delete_all_keeps_the_alarm_without_the_flag() {
 
 #[test]
 fn t45b_delete_all_deletes_the_alarm_with_the_flag() {
-    // `delete_all_deletes_alarm` is on by default (compatibility date 2026-02-24).
+    // `delete_all_deletes_alarm` is on by default (the default date is after 2026-02-24).
     let r = run_lab(quiet(10), Backend::Sqlite, |lab| async move {
         report_handler(&lab);
         lab.def("t45b", |st| async move {
@@ -505,7 +507,8 @@ fn t66_deleted_alarms_never_fire_and_the_handler_may_delete() {
 /// delete-all-deletes-alarm-test.js with the compatibility flag on or off.
 fn delete_all_run(seed: u64, flag: bool) -> RunReport {
     let mut config: SimConfig = quiet(seed);
-    config.delete_all_deletes_alarm = flag;
+    let named = if flag { "delete_all_deletes_alarm" } else { "delete_all_preserves_alarm" };
+    config.compatibility = Compatibility::new(DEFAULT_DATE, &[named.to_owned()]).expect("a flag");
     run_lab(config, Backend::Sqlite, move |lab| async move {
         lab.def_alarm(|_st, _info| async move { Err(Error::app("alarm handler unexpectedly invoked")) });
         lab.def("t67", move |st| async move {

@@ -22,14 +22,16 @@ const scriptWorker :Workerd.Worker = (
   modules = [
     (name = "script.js", esModule = embed "script.js"),
   ],
-  # The build date of workerd 1.20261117.1 (it refuses later dates). It turns on
-  # `delete_all_deletes_alarm` (from 2026-02-24), as dosim does by default.
+  # The build date of workerd 1.20261117.1 (it refuses later dates), dosim's default.
+  # `dosim conformance` rewrites this line for other dates and adds the flags.
   compatibilityDate = "2026-11-17",
   durableObjectNamespaces = [
     (className = "Script", uniqueKey = "dosim-conformance-script", enableSql = true),
+    (className = "ScriptNoAlarm", uniqueKey = "dosim-conformance-script-no-alarm", enableSql = true),
   ],
   durableObjectStorage = (localDisk = "storage"),
   bindings = [
     (name = "SCRIPT", durableObjectNamespace = "Script"),
+    (name = "SCRIPT_NO_ALARM", durableObjectNamespace = "ScriptNoAlarm"),
   ],
 );

@@ -19,7 +19,7 @@ function errorOf(e) {
   if (!(e instanceof Error)) {
     return { name: "NonError", message: String(e), durableObjectReset: false, retryable: false, overloaded: false, remote: false };
   }
-  return {
+  const out = {
     name: e.name,
     message: e.message,
     durableObjectReset: !!e.durableObjectReset,
@@ -27,6 +27,37 @@ function errorOf(e) {
     overloaded: !!e.overloaded,
     remote: !!e.remote,
   };
+  // A DOMException's legacy code (DataCloneError is 25); other errors have none.
+  if (typeof e.code === "number") out.code = e.code;
+  return out;
+}
+
+// Values JSON cannot write, for the programs marked `js_only`: {"$value": "undefined"},
+// {"$value": "function"}, {"$value": "symbol"}, {"$value": "bigint", "v": "10"},
+// {"$value": "date", "v": ms}, {"$value": "object", "v": {...}} (an object bound as is).
+function jsValue(v) {
+  if (v === null || typeof v !== "object" || Array.isArray(v) || !("$value" in v)) return v;
+  switch (v.$value) {
+    case "undefined":
+      return undefined;
+    case "function":
+      return () => 1;
+    case "symbol":
+      return Symbol("s");
+    case "bigint":
+      return BigInt(v.v);
+    case "date":
+      return new Date(v.v);
+    case "object":
+      return v.v;
+    default:
+      throw new Error(`script.js: unknown $value value ${v.$value}`);
+  }
+}
+
+// A step's key: `key`, or `key_utf16` (UTF-16 code units, for lone surrogates).
+function keyOf(s) {
+  return s.key_utf16 !== undefined ? String.fromCharCode(...s.key_utf16) : s.key;
 }
 
 // SQL values: blobs as {"blob": [bytes]}, everything else as JSON.
@@ -39,7 +70,7 @@ function sqlValue(v) {
 
 function sqlBinding(v) {
   if (v !== null && typeof v === "object" && Array.isArray(v.blob)) return new Uint8Array(v.blob);
-  return v;
+  return jsValue(v);
 }
 
 function sqlRow(row) {
@@ -49,6 +80,7 @@ function sqlRow(row) {
 }
 
 function readOptions(s) {
+  if ("raw_options" in s) return jsValue(s.raw_options);
   const o = {};
   if (s.allow_concurrency !== undefined) o.allowConcurrency = s.allow_concurrency;
   if (s.no_cache !== undefined) o.noCache = s.no_cache;
@@ -56,6 +88,7 @@ function readOptions(s) {
 }
 
 function writeOptions(s) {
+  if ("raw_options" in s) return jsValue(s.raw_options);
   const o = readOptions(s);
   if (s.allow_unconfirmed !== undefined) o.allowUnconfirmed = s.allow_unconfirmed;
   return o;
@@ -73,6 +106,7 @@ function listOptions(s) {
   ]) {
     if (s[from] !== undefined) o[to] = s[from];
   }
+  if ("raw_limit" in s) o.limit = jsValue(s.raw_limit);
   return o;
 }
 
@@ -94,9 +128,16 @@ export class Script extends DurableObject {
     return out;
   }
 
+  // A call through `stub.fetch()` (a `call` step with `"via": "fetch"`): the request's
+  // body is the call, the response's the results.
+  async fetch(request) {
+    return Response.json(await this.run(await request.json()));
+  }
+
   async alarm(info) {
     const out = [];
-    this.alarmLog.push({ retry_count: info.retryCount, results: out });
+    const scheduled_offset_ms = round100(info.scheduledTime - this.base);
+    this.alarmLog.push({ retry_count: info.retryCount, scheduled_offset_ms, results: out });
     await this.exec(this.alarmSteps, out, { txn: null, name: "", info, reg: { last: null } });
   }
 
@@ -145,15 +186,18 @@ export class Script extends DurableObject {
     switch (s.op) {
       case "get":
         if (s.keys !== undefined) return kv.get(s.keys, readOptions(s)).then((m) => [...m.entries()]);
-        return kv.get(s.key, readOptions(s)).then((v) => {
+        return kv.get(keyOf(s), readOptions(s)).then((v) => {
           frame.reg.last = v === undefined ? null : v;
           return frame.reg.last;
         });
       case "put": {
-        if (s.entries !== undefined) return kv.put(s.entries, writeOptions(s));
+        if (s.entries !== undefined) {
+          const entries = Object.fromEntries(Object.entries(s.entries).map(([k, v]) => [k, jsValue(v)]));
+          return kv.put(entries, writeOptions(s));
+        }
         // `incr`: the value the last get of this call read (absent = 0) plus incr.
         const last = typeof frame.reg.last === "number" ? frame.reg.last : 0;
-        return kv.put(s.key, s.incr !== undefined ? last + s.incr : s.value, writeOptions(s));
+        return kv.put(keyOf(s), s.incr !== undefined ? last + s.incr : jsValue(s.value), writeOptions(s));
       }
       case "delete":
         if (s.keys !== undefined) return kv.delete(s.keys, writeOptions(s));
@@ -161,14 +205,28 @@ export class Script extends DurableObject {
       case "list":
         return kv.list(listOptions(s)).then((m) => [...m.entries()]);
       case "delete_all":
-        return storage.deleteAll();
+        return s.via_txn ? frame.txn.deleteAll() : storage.deleteAll();
       case "sql":
         return Promise.resolve().then(() => this.sql(s));
       case "transaction":
         return storage.transaction(async (txn) => {
+          if (s.keep) frame.reg.kept = txn;
           await this.exec(s.steps, out, { ...frame, txn });
           return null;
         });
+      case "kept":
+        // Steps on the transaction a `"keep": true` transaction step left behind.
+        return this.exec(s.steps, out, { ...frame, txn: frame.reg.kept }).then(() => null);
+      case "set_timeout":
+        // Steps in a timer callback; their results go nowhere (`abort` is what shows).
+        setTimeout(() => this.exec(s.steps, [], frame).catch(() => {}), s.ms ?? 0);
+        return Promise.resolve(null);
+      case "sync_kv":
+        return Promise.resolve().then(() => this.syncKv(s));
+      case "database_size":
+        return Promise.resolve().then(() => storage.sql.databaseSize);
+      case "sql_shape":
+        return Promise.resolve().then(() => this.sqlShape(s));
       case "rollback":
         return Promise.resolve().then(() => frame.txn.rollback());
       case "transaction_sync":
@@ -189,8 +247,13 @@ export class Script extends DurableObject {
         return storage.sync();
       case "call": {
         const name = `${frame.name}/${s.object}`;
-        const ns = this.env.SCRIPT;
-        return ns.get(ns.idFromName(name)).run({ name, steps: s.steps });
+        const ns = s.class === "no_alarm" ? this.env.SCRIPT_NO_ALARM : this.env.SCRIPT;
+        const stub = ns.get(ns.idFromName(name));
+        if (s.via === "fetch") {
+          const body = JSON.stringify({ name, steps: s.steps });
+          return stub.fetch("http://script/run", { method: "POST", body }).then((r) => r.json());
+        }
+        return stub.run({ name, steps: s.steps });
       }
       case "set_alarm": {
         const now = Date.now();
@@ -227,6 +290,10 @@ export class Script extends DurableObject {
             this.ctx.storage.delete(s.key).catch(() => {});
             v = "unawaited";
             break;
+          case "delete_all":
+            this.ctx.storage.deleteAll().catch(() => {});
+            v = "unawaited";
+            break;
           case "transaction_sync":
             v = this.ctx.storage.transactionSync(() => {
               this.execSync(s.steps, out, frame);
@@ -241,6 +308,48 @@ export class Script extends DurableObject {
         out.push({ error: errorOf(e) });
       }
     }
+  }
+
+  // A call of the synchronous KV API (js_only programs); a missing value is null.
+  syncKv(s) {
+    const kv = this.ctx.storage.kv;
+    switch (s.method) {
+      case "get":
+        return kv.get(keyOf(s)) ?? null;
+      case "put":
+        return kv.put(keyOf(s), jsValue(s.value)) ?? null;
+      case "delete":
+        return kv.delete(keyOf(s));
+      case "list":
+        return [...kv.list(listOptions(s))];
+      case "list_twice": {
+        const first = kv.list();
+        kv.list();
+        return first.next();
+      }
+      default:
+        throw new Error(`script.js: unknown sync_kv method ${s.method}`);
+    }
+  }
+
+  // How the runtime shapes a cursor (js_only programs): whether iterating it gives the
+  // cursor itself, its toString tag, and the keys of next() once finished.
+  sqlShape(s) {
+    const cursor = this.ctx.storage.sql.exec(s.query);
+    const iterator = cursor[Symbol.iterator]();
+    const raw = cursor.raw();
+    let last;
+    do last = cursor.next();
+    while (!last.done);
+    const rawLast = raw.next();
+    return {
+      iterator_is_cursor: iterator === cursor,
+      iterator_is_fresh: iterator !== cursor[Symbol.iterator](),
+      raw_iterates_itself: raw[Symbol.iterator]() === raw,
+      tag: Object.prototype.toString.call(cursor),
+      done_keys: Object.keys(last),
+      raw_done_keys: Object.keys(rawLast),
+    };
   }
 
   sql(s) {
@@ -276,6 +385,10 @@ export class Script extends DurableObject {
     return r;
   }
 }
+
+// The same object with no alarm() handler: setAlarm() on it is refused.
+export class ScriptNoAlarm extends Script {}
+Object.defineProperty(ScriptNoAlarm.prototype, "alarm", { value: undefined });
 
 async function callOnce(env, name, call) {
   if (call.delay_ms) await new Promise((resolve) => setTimeout(resolve, call.delay_ms));

@@ -1,4 +1,4 @@
-//! `getAlarm` / `setAlarm` / `deleteAlarm` (do-semantics §6.1, §6.3): the alarm is an
+//! `getAlarm` / `setAlarm` / `deleteAlarm` (SEMANTICS.md §6.1, §6.3): the alarm is an
 //! ordinary write (coalesced, gated by the output gate, rolled back with transactions);
 //! past times are clamped to now; inside the alarm handler `get_alarm` reads `None` unless
 //! the handler set one.

@@ -1,4 +1,4 @@
-//! The KV-backed ("legacy") back-end's state (do-semantics §3.2): a write-back cache in
+//! The KV-backed ("legacy") back-end's state (SEMANTICS.md §3.2): a write-back cache in
 //! front of a durable map that stands in for the remote storage service. Writes land in
 //! the cache at once and are flushed in numbered batches, one flush at a time; reads that
 //! miss the cache go to storage. Pure bookkeeping: the timing lives in `storage::kv_ops`.
@@ -216,7 +216,7 @@ impl KvStore {
     }
 
     /// A flush attempt failed transiently: the retry writes the *current* dirty set, so
-    /// the batch collecting writes meanwhile is folded into the one in flight (do-semantics
+    /// the batch collecting writes meanwhile is folded into the one in flight (SEMANTICS.md
     /// T16). Returns the number of the batch folded in.
     pub fn refresh_flush(&mut self) -> Option<u64> {
         let target = self.flushing.as_ref()?.no;

@@ -1,5 +1,5 @@
 //! The storage API an object sees (`state.storage()`), over two back-ends chosen per
-//! namespace (do-semantics §3–4): SQLite-backed (the default; every call completes at
+//! namespace (SEMANTICS.md §3–4): SQLite-backed (the default; every call completes at
 //! once, writes join an implicit transaction) and KV-backed (a write-back cache; cache
 //! misses, `list` and counted deletes go to storage and hold the input gate). Every call
 //! takes effect when made and returns a [`StorageOp`] that may be awaited or dropped.
@@ -71,14 +71,14 @@ pub struct WriteOptions {
     /// Let other events in while the write is outstanding (only matters for a counted
     /// delete on the KV back-end).
     pub allow_concurrency: bool,
-    /// Do not hold replies back for this write (output gate, do-semantics §2.5). A batch
+    /// Do not hold replies back for this write (output gate, SEMANTICS.md §2.5). A batch
     /// with any confirmed write still holds them; a failure still resets the object.
     pub allow_unconfirmed: bool,
     /// Do not keep the written value in the cache once it is flushed (KV back-end).
     pub no_cache: bool,
 }
 
-/// Options of [`Storage::list`] (do-semantics §4.5).
+/// Options of [`Storage::list`] (SEMANTICS.md §4.5).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListOptions {
     /// First key included.
@@ -262,7 +262,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         .map_err(|e| Error::usage(format!("stored value does not have the requested type: {e}")))
 }
 
-/// Limits of the KV-backed back-end (do-semantics §4.1); the SQLite back-end only has
+/// Limits of the KV-backed back-end (SEMANTICS.md §4.1); the SQLite back-end only has
 /// SQLite's own length limit.
 pub(crate) mod limits {
     use crate::error::{Error, Result};
@@ -509,13 +509,23 @@ impl Storage {
     pub fn delete_all(&self) -> StorageOp<()> {
         self.with(|c| {
             if c.in_transaction() {
-                return StorageOp::failed(Error::app("Cannot call deleteAll() within a transaction"));
+                // Inside transactionSync() alone, workerd goes ahead: everything is wiped
+                // and committed, and the transactionSync() then fails (txn-sync-delete-all).
+                let lost = match &mut *c.store.borrow_mut() {
+                    Store::Sqlite(s) if s.only_sync_savepoints() => Some(s.lose_sync_savepoints()),
+                    _ => None,
+                };
+                match lost {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => return StorageOp::failed(e),
+                    None => return StorageOp::failed(Error::app("Cannot call deleteAll() within a transaction")),
+                }
             }
             let backend = c.store.borrow().backend();
             let r = match backend {
-                // Always a confirmed write, whatever the options (do-semantics §4.6).
+                // Always a confirmed write, whatever the options (SEMANTICS.md §4.6).
                 Backend::Sqlite => {
-                    let delete_alarm = c.world.config().delete_all_deletes_alarm;
+                    let delete_alarm = c.world.config().compatibility.delete_all_deletes_alarm();
                     let r = c.sqlite_write(true, |s| s.reset_database(delete_alarm)).map(drop);
                     // workerd resets the database itself, outside the implicit transaction:
                     // the deletion is durable at once, and a reset right after it cannot
@@ -527,7 +537,7 @@ impl Storage {
                 }
                 Backend::Kv => {
                     kv_ops::delete_everything(c);
-                    if c.world.config().delete_all_deletes_alarm {
+                    if c.world.config().compatibility.delete_all_deletes_alarm() {
                         c.write_alarm(None, true)
                     } else {
                         Ok(())
@@ -541,7 +551,7 @@ impl Storage {
 
     /// `sync()`: resolves when every write made before the call is durable. It is not a
     /// storage wait: other events may run meanwhile, even when nothing is pending
-    /// (observed on workerd, do-semantics "Correction").
+    /// (observed on workerd, SEMANTICS.md §1).
     pub fn sync(&self) -> impl Future<Output = Result<()>> + 'static {
         // What to wait for is decided now, at the call: later writes are not waited for.
         let target = self.core().map(|core| {

@@ -1,4 +1,4 @@
-//! The SQL API of a SQLite-backed object (`ctx.storage.sql`, do-semantics §5): `exec` with
+//! The SQL API of a SQLite-backed object (`ctx.storage.sql`, SEMANTICS.md §5): `exec` with
 //! its bindings and multi-statement rules, the cursor over its result, the authorizer and
 //! limits that keep user SQL away from the runtime's tables, and `databaseSize`.
 //!
@@ -107,7 +107,7 @@ impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
     }
 }
 
-/// A row: values by column; with duplicate column names the last one wins (do-semantics
+/// A row: values by column; with duplicate column names the last one wins (SEMANTICS.md
 /// §5.2), as in the object workerd builds. [`Row::values`] keeps them all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -224,7 +224,7 @@ struct GuardState {
     altered_table: bool,
 }
 
-/// The limits of workerd's `setupSecurity` (do-semantics §5.3 for the length).
+/// The limits of workerd's `setupSecurity` (SEMANTICS.md §5.3 for the length).
 const LIMITS: [(Limit, c_int); 12] = [
     (Limit::SQLITE_LIMIT_LENGTH, 4 * 1024 * 1024),
     (Limit::SQLITE_LIMIT_SQL_LENGTH, 100_000),
@@ -422,7 +422,7 @@ fn function_allowed(name: &str) -> bool {
     ALLOWED_FUNCTIONS.iter().flat_map(|group| group.split_ascii_whitespace()).any(|f| f.eq_ignore_ascii_case(name))
 }
 
-/// The PRAGMA allowlist (do-semantics §5.3); `value` is the argument as SQLite passes it.
+/// The PRAGMA allowlist (SEMANTICS.md §5.3); `value` is the argument as SQLite passes it.
 fn pragma_allowed(name: &str, value: Option<&str>) -> bool {
     match name.to_ascii_lowercase().as_str() {
         "table_list" => true,
@@ -905,7 +905,7 @@ const RESULT_CODES: &[(c_int, &str)] = result_codes! {
 // ---------------------------------------------------------------------------------------
 // databaseSize
 
-/// `sql.databaseSize` (do-semantics §5.5): `(page_count - freelist_count) * page_size`.
+/// `sql.databaseSize` (SEMANTICS.md §5.5): `(page_count - freelist_count) * page_size`.
 /// Runs as the runtime: call it outside `exec`, where the guard is trusted.
 pub(crate) fn database_size(conn: &Connection) -> Result<u64> {
     let pragma = |name: &str| -> Result<i64> { Ok(conn.pragma_query_value(None, name, |row| row.get(0))?) };

@@ -1,7 +1,7 @@
 //! `ctx.storage.sql`: SQL statements on the object's own database, in the same implicit
 //! transaction (and output gate) as its KV writes. The statement machinery (authorizer,
 //! limits, cursor) is in `sql`; this ties it to the object: the first writing statement
-//! opens the batch, and a critical error resets the object (do-semantics §5.4, §2.4).
+//! opens the batch, and a critical error resets the object (SEMANTICS.md §5.4, §2.4).
 
 use super::sql::{exec, Cursor, SqlFailure, SqlValue};
 use super::{Storage, Store};
@@ -86,7 +86,7 @@ impl Sql {
             if let Store::Sqlite(s) = &mut *core.store.borrow_mut() {
                 s.touch_user_sql();
             }
-            // SQL writes are always confirmed (do-semantics §2.2).
+            // SQL writes are always confirmed (SEMANTICS.md §2.2).
             core.note_write(true);
         }
         match result {

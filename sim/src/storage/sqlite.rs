@@ -77,12 +77,20 @@ struct Savepoint {
     log_len: usize,
 }
 
+/// The runtime's KV table and its table of object metadata (the alarm, key 0), with
+/// workerd's names.
+const KV_TABLE: &str = "_cf_KV";
+const METADATA_TABLE: &str = "_cf_METADATA";
+
 pub(crate) struct SqliteStore {
     conn: Connection,
     guard: super::sql::SqlGuard,
     open: Option<Batch>,
     next_batch: u64,
     savepoints: Vec<Savepoint>,
+    /// `transactionSync()` levels whose savepoint a `deleteAll()` inside them took away:
+    /// ending each fails, as in workerd (program txn-sync-delete-all).
+    lost_savepoints: usize,
     shadow: BTreeMap<Vec<u8>, Vec<u8>>,
     sql_digest: u64,
 }
@@ -90,11 +98,14 @@ pub(crate) struct SqliteStore {
 impl SqliteStore {
     /// A fresh database whose `random()` and `randomblob()` draw from `seed`.
     pub fn open(seed: u64) -> Result<SqliteStore> {
+        // The runtime's own tables are created when first written, as workerd does: `_cf_KV`
+        // at the first KV write, `_cf_METADATA` (the alarm) at the first setAlarm; until then
+        // they are not in `sqlite_master` nor in `databaseSize` (program
+        // sql-internal-tables-and-size).
         let conn = Connection::open_in_memory()?;
-        conn.execute_batch(
-            "CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID;
-             CREATE TABLE _cf_ALARM (id INTEGER PRIMARY KEY CHECK (id = 0), time INTEGER NOT NULL);",
-        )?;
+        // An empty in-memory database has no page yet; workerd's starts with its first page
+        // written, so a fresh object's databaseSize is 4096. Writing the header makes it.
+        conn.execute_batch("PRAGMA user_version = 1; PRAGMA user_version = 0;")?;
         seed_random(&conn, seed)?;
         let guard = super::sql::SqlGuard::install(&conn)?;
         let mut store = SqliteStore {
@@ -103,6 +114,7 @@ impl SqliteStore {
             open: None,
             next_batch: 1,
             savepoints: Vec::new(),
+            lost_savepoints: 0,
             shadow: BTreeMap::new(),
             sql_digest: 0,
         };
@@ -178,12 +190,37 @@ impl SqliteStore {
         }
     }
 
+    /// Whether the runtime's table `name` exists yet (it is created at its first write).
+    fn has_table(&self, name: &str) -> Result<bool> {
+        let mut st =
+            self.conn.prepare_cached("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
+        Ok(st.query_row(params![name], |r| r.get::<_, i64>(0))? > 0)
+    }
+
+    /// Creates the runtime's table `name` inside the open transaction if it is missing.
+    fn ensure_table(&self, name: &str, schema: &str) -> Result<()> {
+        if !self.has_table(name)? {
+            self.conn.execute_batch(schema)?;
+        }
+        Ok(())
+    }
+
+    fn ensure_kv_table(&self) -> Result<()> {
+        self.ensure_table(KV_TABLE, "CREATE TABLE _cf_KV (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID")
+    }
+
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !self.has_table(KV_TABLE)? {
+            return Ok(None);
+        }
         let mut st = self.conn.prepare_cached("SELECT value FROM _cf_KV WHERE key = ?1")?;
         st.query_row(params![key], |r| r.get(0)).optional().map_err(sql_error)
     }
 
     pub fn list(&self, range: &Range) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if !self.has_table(KV_TABLE)? {
+            return Ok(Vec::new());
+        }
         let order = if range.reverse { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT key, value FROM _cf_KV WHERE (?1 IS NULL OR key >= ?1) AND (?2 IS NULL OR key < ?2) \
@@ -199,6 +236,7 @@ impl SqliteStore {
     /// Returns the number of a batch this write opened.
     pub fn put_all(&mut self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Option<u64>> {
         let new = self.begin()?;
+        self.ensure_kv_table()?;
         // One statement is atomic by itself: only a multi-entry put needs the savepoint.
         let savepoint = entries.len() > 1;
         if savepoint {
@@ -235,7 +273,7 @@ impl SqliteStore {
     pub fn delete_all_of(&mut self, keys: &[Vec<u8>]) -> Result<(usize, Option<u64>)> {
         let new = self.begin()?;
         let mut n = 0;
-        {
+        if self.has_table(KV_TABLE)? {
             let mut st = self.conn.prepare_cached("DELETE FROM _cf_KV WHERE key = ?1")?;
             for k in keys {
                 n += st.execute(params![k])?;
@@ -264,7 +302,9 @@ impl SqliteStore {
             let verb = if kind == "view" { "VIEW" } else { "TABLE" };
             self.conn.execute_batch(&format!("DROP {verb} IF EXISTS \"{quoted}\""))?;
         }
-        self.conn.execute_batch("DELETE FROM _cf_KV")?;
+        if self.has_table(KV_TABLE)? {
+            self.conn.execute_batch("DELETE FROM _cf_KV")?;
+        }
         self.log(Write::Clear);
         if delete_alarm {
             self.write_alarm(None)?;
@@ -275,7 +315,10 @@ impl SqliteStore {
 
     /// The alarm as this connection sees it (uncommitted writes included).
     pub fn alarm(&self) -> Result<Option<u64>> {
-        let mut st = self.conn.prepare_cached("SELECT time FROM _cf_ALARM WHERE id = 0")?;
+        if !self.has_table(METADATA_TABLE)? {
+            return Ok(None);
+        }
+        let mut st = self.conn.prepare_cached("SELECT value FROM _cf_METADATA WHERE key = 0")?;
         let t: Option<i64> = st.query_row([], |r| r.get(0)).optional()?;
         Ok(t.map(|t| t as u64))
     }
@@ -290,9 +333,12 @@ impl SqliteStore {
     fn write_alarm(&mut self, time: Option<u64>) -> Result<()> {
         match time {
             Some(t) => {
-                self.conn.execute("INSERT OR REPLACE INTO _cf_ALARM (id, time) VALUES (0, ?1)", params![t as i64])?
+                self.ensure_table(METADATA_TABLE, "CREATE TABLE _cf_METADATA (key INTEGER PRIMARY KEY, value)")?;
+                self.conn
+                    .execute("INSERT OR REPLACE INTO _cf_METADATA (key, value) VALUES (0, ?1)", params![t as i64])?
             }
-            None => self.conn.execute("DELETE FROM _cf_ALARM", [])?,
+            None if self.has_table(METADATA_TABLE)? => self.conn.execute("DELETE FROM _cf_METADATA", [])?,
+            None => 0,
         };
         self.log(Write::Alarm(time));
         self.touch_sql();
@@ -316,6 +362,22 @@ impl SqliteStore {
         Ok(opened)
     }
 
+    /// Whether only `transactionSync()` levels are open (no `transaction()`).
+    pub fn only_sync_savepoints(&self) -> bool {
+        !self.savepoints.is_empty() && !self.in_explicit()
+    }
+
+    /// `deleteAll()` inside `transactionSync()`: workerd resets the database under the
+    /// open savepoints, so they are gone (what they wrote stays in the batch, about to be
+    /// wiped) and ending each of them later fails.
+    pub fn lose_sync_savepoints(&mut self) -> Result<()> {
+        while let Some(sp) = self.savepoints.pop() {
+            self.conn.execute_batch(&format!("RELEASE {}", sp.name))?;
+            self.lost_savepoints += 1;
+        }
+        Ok(())
+    }
+
     /// `transactionSync()` level: a savepoint inside the implicit batch.
     pub fn begin_sync(&mut self) -> Result<Option<u64>> {
         let opened = self.begin()?;
@@ -334,6 +396,12 @@ impl SqliteStore {
     /// Ends the innermost savepoint, keeping (`commit`) or undoing its writes. When an
     /// explicit root ends, its batch is returned (committed, or rolled back if not kept).
     pub fn end_savepoint(&mut self, commit: bool) -> Result<Option<(Batch, bool)>> {
+        if self.savepoints.is_empty() && self.lost_savepoints > 0 {
+            // workerd: SQLite's `no such savepoint`, which reaches JavaScript as an
+            // internal error (its reference id differs every time).
+            self.lost_savepoints -= 1;
+            return Err(Error::app(format!("internal error; reference = {:024x}", self.next_batch)));
+        }
         let Some(sp) = self.savepoints.pop() else { return Ok(None) };
         if commit {
             self.conn.execute_batch(&format!("RELEASE {}", sp.name))?;
@@ -593,7 +661,7 @@ pub(crate) fn key_text(k: &[u8]) -> String {
 }
 
 impl Error {
-    /// What a stale instance gets when it touches storage (do-semantics T34).
+    /// What a stale instance gets when it touches storage (SEMANTICS.md §9, T34).
     pub(crate) fn stale_storage() -> Error {
         Error::storage("Durable Object storage is no longer accessible.")
     }

@@ -1,4 +1,4 @@
-//! Transactions (do-semantics §4.7–4.8). `transaction()` runs its closure as a critical
+//! Transactions (SEMANTICS.md §4.7–4.8). `transaction()` runs its closure as a critical
 //! section: on SQLite inside a savepoint, so every storage call and SQL statement inside
 //! belongs to it; on the KV back-end in an overlay that the commit writes to the cache in
 //! one go. A closure that fails rolls back and fails the call, without resetting the
@@ -219,7 +219,7 @@ fn begin(core: &Rc<ObjectCore>, storage: Storage) -> Result<Txn> {
         s.txn_depth += 1;
         s.txn_depth - 1
     } else {
-        // An implicit batch still open is committed first (do-semantics §4.7).
+        // An implicit batch still open is committed first (SEMANTICS.md §4.7).
         let open_implicit =
             matches!(&*core.store.borrow(), Store::Sqlite(s) if s.open_batch().is_some() && !s.in_explicit());
         if open_implicit {
