@@ -38,11 +38,13 @@ mod convert;
 mod host;
 pub mod inspect;
 mod instance;
+mod isolate;
 pub mod object;
 pub mod source;
 mod task;
 
 pub use inspect::{call_export, exports, Export};
 pub use instance::{live_instances, JsClass};
+pub use isolate::{live_isolates, restart_isolates};
 pub use object::{register, stringified, JsCall, JsObject};
 pub use source::JsProgram;
