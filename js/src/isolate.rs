@@ -98,6 +98,8 @@ pub(crate) struct Isolates {
     /// Chance (per mille) that an isolate restarts as an event of one of its objects
     /// begins; 0 when the seed's plan is quiet.
     rate: u32,
+    /// Whether the draw at the liveness boundary was made.
+    boundary_drawn: Cell<bool>,
 }
 
 impl Isolates {
@@ -112,7 +114,12 @@ impl Isolates {
             } else {
                 [5, 20, 50][decisions.index(3)]
             };
-            let isolates = Rc::new(Isolates { live: RefCell::default(), decisions: RefCell::new(decisions), rate });
+            let isolates = Rc::new(Isolates {
+                live: RefCell::default(),
+                decisions: RefCell::new(decisions),
+                rate,
+                boundary_drawn: Cell::new(false),
+            });
             world.set_extension(isolates.clone());
             if rate > 0 {
                 world.trace("world", format!("isolate restarts: {rate}‰ per event"));
@@ -143,13 +150,24 @@ pub(crate) fn isolate_for(world: &World, class: &JsClass) -> Rc<Isolate> {
 pub(crate) fn maybe_restart(inst: &Instance) -> bool {
     let world = inst.state.world();
     let isolates = Isolates::of(world);
-    if isolates.rate == 0 || world.fault_plan().is_quiet() {
+    if isolates.rate == 0 {
         return false;
     }
-    if !isolates.decisions.borrow_mut().chance(isolates.rate) {
+    let mut decisions = isolates.decisions.borrow_mut();
+    let reason = if world.fault_plan().is_quiet() {
+        // The liveness phase: no more faults, but the first event after the boundary
+        // may still meet a restart (half the time), as a machine may go at any moment.
+        if isolates.boundary_drawn.replace(true) || !decisions.chance(500) {
+            return false;
+        }
+        "isolate restart at the liveness boundary"
+    } else if decisions.chance(isolates.rate) {
+        "isolate restart"
+    } else {
         return false;
-    }
-    restart(world, &inst.isolate, "isolate restart");
+    };
+    drop(decisions);
+    restart(world, &inst.isolate, reason);
     true
 }
 
