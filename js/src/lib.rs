@@ -1,7 +1,9 @@
 //! Unmodified JavaScript and TypeScript Durable Objects inside dosim's simulation.
 //!
 //! A module is loaded from a file (TypeScript stripped with oxc), compiled once to QuickJS
-//! bytecode, and every instance of its class gets a fresh engine built from that bytecode.
+//! bytecode, and run as workerd runs a Worker script: one isolate per script per run,
+//! shared by every instance of its classes (module state too), dropped only by an isolate
+//! restart (a fault drawn from the seed) or an overrun that condemns it.
 //! The class runs as a dosim object: the input gate, output gate, write coalescing,
 //! crashes, alarms and checkers are the Rust runtime's, not re-implemented. A JavaScript
 //! turn is a host turn: an event's code runs until no microtask is left, and each host
@@ -24,11 +26,12 @@
 //! | module     | owns                                                                  |
 //! |------------|-----------------------------------------------------------------------|
 //! | [`source`] | programs: loading, stripping TypeScript, bytecode                       |
-//! | `instance` | one engine per instance: prelude, constructor, the host's tables, crash |
+//! | `isolate`  | one engine per script per run: prelude, modules, budgets, restarts     |
+//! | `instance` | one object in its isolate: constructor, the host's tables, reset        |
 //! | `task`     | events as futures: host promises, turns, microtask draining            |
 //! | `host`     | the host functions behind `ctx`, `env`, timers, clock and randomness   |
 //! | `convert`  | errors and values across the boundary                                   |
-//! | `budget`   | what an engine may spend: steps per turn and run, memory               |
+//! | `budget`   | what an isolate may spend: steps per turn and run, memory              |
 //! | [`inspect`] | a program's exports, and calling an exported hook outside any run      |
 //! | [`object`] | `JsObject`, `JsCall`, and registering a class for a namespace           |
 //! | `prelude.js` | the JavaScript side: `cloudflare:workers`, storage, SQL cursor, stubs, structured clone, `Request`/`Response` |
