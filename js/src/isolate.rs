@@ -12,7 +12,6 @@ use dosim_sim::faults::Decisions;
 use dosim_sim::{Error, World};
 use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
@@ -91,9 +90,10 @@ impl Drop for Isolate {
     }
 }
 
-/// The run's isolates, by program, and the restart fault's stream (a world extension).
+/// The run's isolates, in the order they were built (one per program), and the restart
+/// fault's stream (a world extension).
 pub(crate) struct Isolates {
-    live: RefCell<BTreeMap<usize, Rc<Isolate>>>,
+    live: RefCell<Vec<Rc<Isolate>>>,
     decisions: RefCell<Decisions>,
     /// Chance (per mille) that an isolate restarts as an event of one of its objects
     /// begins; 0 when the seed's plan is quiet.
@@ -128,20 +128,19 @@ impl Isolates {
         })
     }
 
-    fn key(program: &Arc<JsProgram>) -> usize {
-        Arc::as_ptr(program) as usize
+    fn find(&self, program: &Arc<JsProgram>) -> Option<Rc<Isolate>> {
+        self.live.borrow().iter().find(|i| Arc::ptr_eq(&i.program, program)).cloned()
     }
 }
 
 /// The isolate running `class`'s script in this run, built now if there is none.
 pub(crate) fn isolate_for(world: &World, class: &JsClass) -> Rc<Isolate> {
     let isolates = Isolates::of(world);
-    let key = Isolates::key(&class.program);
-    if let Some(i) = isolates.live.borrow().get(&key) {
-        return i.clone();
+    if let Some(i) = isolates.find(&class.program) {
+        return i;
     }
     let isolate = Isolate::build(world, class);
-    isolates.live.borrow_mut().insert(key, isolate.clone());
+    isolates.live.borrow_mut().push(isolate.clone());
     isolate
 }
 
@@ -178,12 +177,7 @@ pub(crate) fn restart(world: &World, isolate: &Rc<Isolate>, reason: &str) {
         return;
     }
     let isolates = Isolates::of(world);
-    let key = Isolates::key(&isolate.program);
-    let mut live = isolates.live.borrow_mut();
-    if live.get(&key).is_some_and(|i| Rc::ptr_eq(i, isolate)) {
-        live.remove(&key);
-    }
-    drop(live);
+    isolates.live.borrow_mut().retain(|i| !Rc::ptr_eq(i, isolate));
     world.trace("world", format!("{reason}: the isolate of {} is dropped", isolate.program.root()));
     let instances: Vec<Rc<Instance>> = isolate.instances.borrow().iter().filter_map(Weak::upgrade).collect();
     for inst in instances {
@@ -334,7 +328,7 @@ impl Isolate {
 /// JavaScript object resets as in a crash, and module state is gone.
 pub fn restart_isolates(world: &World) {
     let isolates = Isolates::of(world);
-    let all: Vec<Rc<Isolate>> = isolates.live.borrow().values().cloned().collect();
+    let all: Vec<Rc<Isolate>> = isolates.live.borrow().clone();
     for isolate in all {
         restart(world, &isolate, "isolate restart");
     }
