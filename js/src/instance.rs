@@ -292,7 +292,8 @@ impl Loader for ProgramLoader {
         _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, rquickjs::module::Declared>> {
         if name == WORKERS_MODULE {
-            return Module::declare(ctx.clone(), name, WORKERS_SHIM);
+            // SAFETY: bytecode written by this QuickJS build (`compiled`).
+            return unsafe { Module::load(ctx.clone(), crate::isolate::workers_shim_bytecode()) };
         }
         match self.0.bytecode(name) {
             // SAFETY: the bytecode was written by this same QuickJS build (JsProgram::compile).

@@ -6,14 +6,14 @@
 
 use crate::budget::{metered_runtime, Meter, RunSteps};
 use crate::convert::exception_text;
-use crate::instance::{drain, Instance, JsClass, JsClasses, ProgramLoader, ProgramResolver, DATE_SCRIPT};
-use crate::source::JsProgram;
+use crate::instance::{drain, Instance, JsClass, JsClasses, ProgramLoader, ProgramResolver, DATE_SCRIPT, WORKERS_SHIM};
+use crate::source::{JsProgram, WORKERS_MODULE};
 use dosim_sim::faults::Decisions;
 use dosim_sim::{Error, World};
 use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 const PRELUDE: &str = include_str!("prelude.js");
 /// The prelude's module name (it exports the installer as `default`).
@@ -27,25 +27,50 @@ const JS_STACK: usize = 512 * 1024;
 /// every other draw of a seed as it was).
 const ISOLATE_STREAM: u64 = 0x1503_1a7e;
 
-/// The prelude as bytecode, compiled once per process.
-fn prelude_bytecode() -> &'static [u8] {
-    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    BYTES.get_or_init(|| {
+/// A built-in module as bytecode, compiled once per process: parsing JavaScript per
+/// isolate (so per run) is QuickJS's parser and compiler on every run.
+fn compiled(cell: &'static OnceLock<Vec<u8>>, name: &str, text: impl FnOnce() -> String) -> &'static [u8] {
+    cell.get_or_init(|| {
         let compiled = Runtime::new().and_then(|rt| {
             let cx = Context::full(&rt)?;
             Ok(cx.with(|ctx| {
-                let text = format!("export default {PRELUDE}");
-                Module::declare(ctx.clone(), PRELUDE_MODULE, text)
+                Module::declare(ctx.clone(), name, text())
                     .and_then(|m| m.write(rquickjs::module::WriteOptions::default()))
                     .map_err(|e| exception_text(&ctx, e))
             }))
         });
         match compiled {
             Ok(Ok(bytes)) => bytes,
-            Ok(Err(text)) => panic!("dosim's JavaScript prelude does not compile: {text}"),
+            Ok(Err(text)) => panic!("dosim's built-in module {name} does not compile: {text}"),
             Err(e) => panic!("dosim could not start a JavaScript engine: {e}"),
         }
     })
+}
+
+/// The prelude (its installer as `default`).
+fn prelude_bytecode() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    compiled(&BYTES, PRELUDE_MODULE, || format!("export default {PRELUDE}"))
+}
+
+/// `Date` on the simulated clock (it defines `__dosimInstallDate`), as a module.
+fn date_bytecode() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    compiled(&BYTES, "dosim:date", || DATE_SCRIPT.to_owned())
+}
+
+/// The `cloudflare:workers` module the program imports.
+pub(crate) fn workers_shim_bytecode() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    compiled(&BYTES, WORKERS_MODULE, || WORKERS_SHIM.to_owned())
+}
+
+/// Evaluates bytecode of [`compiled`].
+fn evaluate<'js>(ctx: &Ctx<'js>, bytes: &[u8]) -> rquickjs::Result<Module<'js, rquickjs::module::Evaluated>> {
+    // SAFETY: bytecode written by this QuickJS build (`compiled`).
+    let (module, promise) = unsafe { Module::load(ctx.clone(), bytes) }?.eval()?;
+    drop(promise);
+    Ok(module)
 }
 
 /// Isolates alive in this process (every run's).
@@ -228,10 +253,8 @@ impl Isolate {
     /// The date script and the prelude, evaluated once; `env` from the first class's vars.
     fn install(self: &Rc<Isolate>, ctx: &Ctx<'_>, bindings: &[String]) -> Result<(), Error> {
         let fail = |e: rquickjs::Error| Error::app(exception_text(ctx, e));
-        ctx.eval::<(), _>(DATE_SCRIPT).map_err(fail)?;
-        // SAFETY: bytecode written by this QuickJS build (prelude_bytecode).
-        let module = unsafe { Module::load(ctx.clone(), prelude_bytecode()) }.map_err(fail)?;
-        let (module, _) = module.eval().map_err(fail)?;
+        evaluate(ctx, date_bytecode()).map_err(fail)?;
+        let module = evaluate(ctx, prelude_bytecode()).map_err(fail)?;
         drain(ctx);
         let prelude: Function = module.get("default").map_err(fail)?;
         let host = crate::host::install(ctx, Rc::downgrade(self), bindings).map_err(fail)?;
