@@ -112,11 +112,15 @@ fn in_memory_cache_js_invariant_bites_with_a_gate_off() {
 
 /// Passes, and not vacuously: each seed's calls end as the Rust port's do (acknowledged,
 /// failed, effect unknown), which a constructor's critical section that never closes, or
-/// a killed event's storage read that outlives it, would change.
+/// a killed event's storage read that outlives it, would change. Seeds where an isolate
+/// restarted are left out: the Rust port has no isolate, so it meets one crash fewer.
 #[test]
 fn initialization_js_passes_and_answers_as_the_rust_port() {
     let rust = scenarios::find("initialization").unwrap();
-    for o in passes("initialization-js") {
+    let all = passes("initialization-js");
+    let compared: Vec<_> = all.iter().filter(|o| !o.report.trace_text().contains(": the isolate of ")).collect();
+    assert!(compared.len() * 2 > all.len(), "only {} of {} seeds had no isolate restart", compared.len(), all.len());
+    for o in compared {
         let (js, r) = (o.summary(), check(rust, SimConfig::new(o.config.seed)).summary());
         assert_eq!(
             (js.ok, js.fail, js.info, js.pending),

@@ -1,7 +1,7 @@
 //! What a JavaScript engine may spend: steps per turn and per run (counted through the
 //! engine's interrupt handler, so the same seed stops at the same step) and bytes of
 //! memory (counted by the engine's allocator). An overrun interrupts the code at once;
-//! the instance then reports it (see `Instance::enter`).
+//! the instance whose code ran reports it, and its isolate is condemned (see `Instance::enter`).
 
 use dosim_sim::budget::{Budgets, JS_STEPS_PER_CHECK};
 use rquickjs::allocator::{Allocator, RustAllocator};
@@ -81,7 +81,7 @@ impl Meter {
 
     /// The engine's interrupt check (every [`JS_STEPS_PER_CHECK`] steps): `true` stops
     /// the code with an uncatchable error. Once a budget ran out, every later check says
-    /// so too, until the instance is gone.
+    /// so too, until the isolate is gone.
     pub(crate) fn check(&self) -> bool {
         if self.over.get().is_some() {
             return true;

@@ -4,7 +4,8 @@
 //! `State`, so gates, coalescing, crashes and checkers are the Rust runtime's own.
 
 use crate::convert::{js_to_sql, sql_to_js, Helpers};
-use crate::instance::{Instance, JsClasses};
+use crate::instance::Instance;
+use crate::isolate::Isolate;
 use crate::object::{JsCall, JsObject};
 use crate::task::{deliver_value, promise, storage_promise, Deliver, JsTask, Pending, Reply, Settled, Start, Thrown};
 use dosim_sim::Stub;
@@ -109,27 +110,25 @@ fn at_once<T: 'static>(mut op: dosim_sim::StorageOp<T>) -> Result<T, Error> {
     }
 }
 
-/// Builds the `host` object for one instance.
+/// Builds the `host` object of an isolate; `bindings` are the run's namespaces of
+/// JavaScript classes.
 pub(crate) fn install<'js>(
     ctx: &Ctx<'js>,
-    weak: Weak<Instance>,
-    vars: &serde_json::Map<String, serde_json::Value>,
+    weak: Weak<Isolate>,
+    bindings: &[String],
+    compat_states: &[(&'static str, bool)],
 ) -> rquickjs::Result<Object<'js>> {
     let host = Object::new(ctx.clone())?;
-    let vars_text = serde_json::Value::Object(vars.clone()).to_string();
-    let bindings: Vec<String> = weak
-        .upgrade()
-        .and_then(|i| i.state.world().extension::<JsClasses>())
-        .map(|c| c.0.borrow().keys().filter(|b| !b.starts_with(crate::net::RESPONDER_BINDING)).cloned().collect())
-        .unwrap_or_default();
+    let bindings = bindings.to_vec();
 
-    // Every host function starts by finding its instance and the prelude's helpers (the
-    // `bare` ones run while the prelude itself is being evaluated, before helpers exist).
+    // Every host function starts by finding the instance whose code is running (one
+    // isolate runs many objects) and the prelude's helpers (the `bare` ones also run
+    // while the prelude itself is being evaluated, before helpers exist).
     macro_rules! host_fn {
         ($name:literal, bare |$inst:ident, $ctx:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
             let w = weak.clone();
             let f = Function::new(ctx.clone(), move |$ctx: Ctx<'js> $(, $arg: $ty)*| -> JsResult<'js> {
-                let Some($inst) = w.upgrade() else { return Err(gone(&$ctx)) };
+                let Some($inst) = w.upgrade().and_then(|i| i.current()) else { return Err(gone(&$ctx)) };
                 $body
             })?;
             host.set($name, f)?;
@@ -137,7 +136,7 @@ pub(crate) fn install<'js>(
         ($name:literal, |$inst:ident, $h:ident, $ctx:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
             let w = weak.clone();
             let f = Function::new(ctx.clone(), move |$ctx: Ctx<'js> $(, $arg: $ty)*| -> JsResult<'js> {
-                let Some($inst) = w.upgrade() else { return Err(gone(&$ctx)) };
+                let Some($inst) = w.upgrade().and_then(|i| i.current()) else { return Err(gone(&$ctx)) };
                 let Some($h) = $inst.helpers(&$ctx) else { return Err(gone(&$ctx)) };
                 $body
             })?;
@@ -147,10 +146,8 @@ pub(crate) fn install<'js>(
 
     // ---- the compatibility flags dosim models, on or off (`host.compat.<enable name>`) ----
     let compat = Object::new(ctx.clone())?;
-    if let Some(inst) = weak.upgrade() {
-        for (flag, on) in inst.state.world().config().compatibility.states() {
-            compat.set(flag, on)?;
-        }
+    for (flag, on) in compat_states {
+        compat.set(*flag, *on)?;
     }
     host.set("compat", compat)?;
 
@@ -419,8 +416,9 @@ pub(crate) fn install<'js>(
     });
 
     // ---- env: namespaces of JavaScript classes, stubs, calls ----
-    host_fn!("bindings", bare | _inst, ctx | rquickjs::IntoJs::into_js(bindings.clone(), &ctx));
-    host_fn!("vars", bare | _inst, ctx | rquickjs::IntoJs::into_js(vars_text.as_str(), &ctx));
+    // Needs no instance: the isolate's own `env` is made before any object runs.
+    let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>| rquickjs::IntoJs::into_js(bindings.clone(), &ctx))?;
+    host.set("bindings", f)?;
     host_fn!("idFromName", |inst, h, ctx, binding: String, name: String| {
         let ns = namespace(&inst, &binding).map_err(|e| h.throw(&ctx, &e))?;
         rquickjs::IntoJs::into_js(ns.id_from_name(&name).hex(), &ctx)

@@ -1,53 +1,23 @@
-//! One instance of a JavaScript class: its own QuickJS runtime and context, the object
-//! built by the class's constructor, and the host's tables of what JavaScript holds
-//! (pending promises, timers, transactions). Dropping it is the crash: every handle goes
-//! first, then the context, then the engine.
+//! One instance of a JavaScript class: the object its constructor built inside the
+//! script's shared isolate, and the host's tables of what this object's JavaScript holds
+//! (pending promises, kept values, timers, transactions). Dropping it is the object's
+//! reset: its handles go, the isolate and its module state stay.
 
-use crate::budget::{metered_runtime, Meter, Overrun, RunSteps};
+use crate::budget::Overrun;
 use crate::convert::{exception_text, Helpers};
+use crate::isolate::{isolate_for, restart, Isolate};
 use crate::source::{resolve, JsProgram};
 use crate::task::{Pending, TaskKey};
 use dosim_sim::{Env, Error, State};
 use rquickjs::loader::{Loader, Resolver};
-use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
+use rquickjs::{Ctx, Function, Module, Object, Persistent, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
-const PRELUDE: &str = include_str!("prelude.js");
-/// Platform modules the prelude calls into, compiled into the same module (see each file).
-const PRELUDE_PARTS: [&str; 2] = [include_str!("platform/outbound.js"), include_str!("platform/websocket.js")];
 /// `Date` in UTC on the simulated clock, set up before the prelude (see the file).
 pub(crate) const DATE_SCRIPT: &str = include_str!("platform/date.js");
-/// The prelude's module name (it exports the installer as `default`).
-const PRELUDE_MODULE: &str = "dosim:prelude";
-
-/// The prelude as bytecode, compiled once per process: parsing it per instance would be
-/// most of what starting an instance costs.
-fn prelude_bytecode() -> &'static [u8] {
-    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    BYTES.get_or_init(|| {
-        let compiled = Runtime::new().and_then(|rt| {
-            let cx = Context::full(&rt)?;
-            Ok(cx.with(|ctx| {
-                let text = format!("{}\nexport default {PRELUDE}", PRELUDE_PARTS.concat());
-                Module::declare(ctx.clone(), PRELUDE_MODULE, text)
-                    .and_then(|m| m.write(rquickjs::module::WriteOptions::default()))
-                    .map_err(|e| exception_text(&ctx, e))
-            }))
-        });
-        match compiled {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(text)) => panic!("dosim's JavaScript prelude does not compile: {text}"),
-            Err(e) => panic!("dosim could not start a JavaScript engine: {e}"),
-        }
-    })
-}
-
-/// Bytes of stack JavaScript may use, measured from where each entry starts: run threads
-/// have Rust's default 2 MiB, and the simulator's own frames sit above.
-const JS_STACK: usize = 512 * 1024;
 
 /// A class to run: a compiled program, the class it exports, and plain `env` values.
 #[derive(Clone, Debug)]
@@ -72,8 +42,6 @@ impl JsClass {
 pub(crate) struct JsClasses(pub(crate) RefCell<BTreeMap<String, JsClass>>);
 
 pub(crate) struct Instance {
-    /// The prelude's helpers, once it ran.
-    helpers: RefCell<Option<Persistent<Object<'static>>>>,
     /// The object (none if the constructor threw).
     object: RefCell<Option<Persistent<Object<'static>>>>,
     /// Host promises not yet settled, by the task whose turn created them.
@@ -92,20 +60,18 @@ pub(crate) struct Instance {
     pub(crate) constructor_error: RefCell<Option<Error>>,
     /// What each task runs (`call book`, `alarm`), for findings that name the event.
     pub(crate) events: RefCell<BTreeMap<TaskKey, String>>,
-    /// The engine's steps and memory against the run's budgets.
-    meter: Rc<Meter>,
     pub(crate) state: State,
     pub(crate) env: Env,
     pub(crate) me: Weak<Instance>,
-    context: Context,
-    runtime: Runtime,
+    /// The script's isolate (its engine, module state and budgets), shared.
+    pub(crate) isolate: Rc<Isolate>,
 }
 
 /// Instances alive in this process (every run's): a crash or the end of a run must bring
 /// an object's count back down, or engines are leaking.
 static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// How many JavaScript instances (engines) are alive in this process.
+/// How many JavaScript instances are alive in this process.
 pub fn live_instances() -> usize {
     LIVE.load(std::sync::atomic::Ordering::Relaxed)
 }
@@ -113,38 +79,22 @@ pub fn live_instances() -> usize {
 impl Drop for Instance {
     fn drop(&mut self) {
         LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        // Handles before the engine: QuickJS aborts if a value outlives its runtime.
         // Taken out first: dropping a pending future may touch these tables again.
         drop(std::mem::take(&mut *self.pending.borrow_mut()));
         drop(std::mem::take(&mut *self.kept.borrow_mut()));
         self.object.borrow_mut().take();
-        self.helpers.borrow_mut().take();
         self.txns.borrow_mut().clear();
     }
 }
 
 impl Instance {
-    /// A fresh instance of `class` for `state`: a new engine, the prelude, the program
-    /// loaded from bytecode, and the constructor run (its error kept, not raised).
-    pub(crate) fn start(state: State, env: Env, class: Option<JsClass>) -> Rc<Instance> {
+    /// A fresh instance of `class` for `state` in the script's isolate (built now if the
+    /// run has none): the constructor runs (its error kept, not raised).
+    pub(crate) fn start(state: State, env: Env, class: &JsClass) -> Rc<Instance> {
         let seed = state.entropy_seed();
-        let world = state.world().clone();
-        let budgets = &world.config().budgets;
-        let run_steps = world.extension::<RunSteps>().unwrap_or_else(|| {
-            let steps = Rc::new(RunSteps::default());
-            world.set_extension(steps.clone());
-            steps
-        });
-        let made = metered_runtime(budgets, run_steps, world.abandon_flag())
-            .and_then(|(rt, meter)| Context::full(&rt).map(|cx| (rt, cx, meter)));
-        let (runtime, context, meter) = match made {
-            Ok(parts) => parts,
-            Err(e) => panic!("dosim could not start a JavaScript engine: {e}"),
-        };
-        runtime.set_max_stack_size(JS_STACK);
+        let isolate = isolate_for(state.world(), class);
         LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let inst = Rc::new_cyclic(|me| Instance {
-            helpers: RefCell::new(None),
             object: RefCell::new(None),
             pending: RefCell::default(),
             kept: RefCell::default(),
@@ -155,21 +105,13 @@ impl Instance {
             rng: Cell::new(seed),
             constructor_error: RefCell::new(None),
             events: RefCell::default(),
-            meter,
             state,
             env,
             me: me.clone(),
-            context,
-            runtime,
+            isolate,
         });
-        let Some(class) = class else {
-            let binding = inst.state.binding();
-            *inst.constructor_error.borrow_mut() =
-                Some(Error::app(format!("no JavaScript class is registered for binding {binding}")));
-            return inst;
-        };
-        inst.runtime.set_loader(ProgramResolver, ProgramLoader(class.program.clone()));
-        if let Err(e) = inst.construct(&class) {
+        inst.isolate.adopt(inst.me.clone());
+        if let Err(e) = inst.construct(class) {
             inst.state.log(&format!("constructor threw: {}", e.message));
             *inst.constructor_error.borrow_mut() = Some(e);
         }
@@ -179,25 +121,9 @@ impl Instance {
     fn construct(&self, class: &JsClass) -> Result<(), Error> {
         self.enter(0, |ctx| {
             let fail = |e: rquickjs::Error| Error::app(class.program.map_frames(&exception_text(&ctx, e)));
-            ctx.eval::<(), _>(DATE_SCRIPT).map_err(fail)?;
-            // SAFETY: bytecode written by this QuickJS build (prelude_bytecode).
-            let module = unsafe { Module::load(ctx.clone(), prelude_bytecode()) }.map_err(fail)?;
-            let (module, _) = module.eval().map_err(fail)?;
-            drain(&ctx);
-            let prelude: Function = module.get("default").map_err(fail)?;
-            let host = crate::host::install(&ctx, self.me.clone(), &class.vars).map_err(fail)?;
-            let helpers: Object = prelude.call((host,)).map_err(fail)?;
-            *self.helpers.borrow_mut() = Some(Persistent::save(&ctx, helpers.clone()));
-            let me = self.me.clone();
-            crate::builtins::install_globals(&ctx, move || me.upgrade().map_or(0, |i| i.current.get()))
-                .map_err(fail)?;
-            let workers: Object = helpers.get("workers").map_err(fail)?;
-            ctx.globals().set("__dosimWorkers", workers).map_err(fail)?;
-            let loaded = Module::import(&ctx, class.program.root()).map_err(fail)?;
-            drain(&ctx);
-            let namespace: Object = match loaded.result::<Object>() {
-                Some(r) => r.map_err(fail)?,
-                None => return Err(Error::app("the module did not finish loading (top-level await?)")),
+            let namespace = self.isolate.namespace(&ctx)?;
+            let Some(helpers) = self.isolate.helpers(&ctx) else {
+                return Err(Error::app("the isolate has no prelude"));
             };
             let constructor: Value = namespace.get(class.class.as_str()).map_err(fail)?;
             // A plain object with handlers (a Worker's `export default { fetch }`, as a
@@ -210,8 +136,10 @@ impl Instance {
                 return Err(Error::app(format!("{} exports no class named {}", class.program.root(), class.class)));
             };
             let h = Helpers(helpers.clone());
-            let args: (Value, Value) = (helpers.get("ctx").map_err(fail)?, helpers.get("env").map_err(fail)?);
-            let object: Result<Object, _> = constructor.construct(args);
+            let make_ctx: Function = helpers.get("makeCtx").map_err(fail)?;
+            let state: Value = make_ctx.call(()).map_err(fail)?;
+            let env = self.isolate.env(&ctx, &class.vars).map_err(fail)?;
+            let object: Result<Object, _> = constructor.construct((state, env));
             let object = match object {
                 Ok(o) => o,
                 Err(rquickjs::Error::Exception) => return Err(h.to_error(ctx.catch())),
@@ -223,25 +151,21 @@ impl Instance {
         })
     }
 
-    /// Runs `f` inside the engine as part of task `task`: host promises created meanwhile
-    /// belong to it. The stack limit is measured from here.
+    /// Runs `f` inside the isolate as part of task `task`: host promises created meanwhile
+    /// belong to it, and host functions act for this instance.
     pub(crate) fn enter<R>(&self, task: TaskKey, f: impl FnOnce(Ctx<'_>) -> R) -> R {
         let previous = self.current.replace(task);
-        self.meter.new_turn();
-        let out = self.context.with(|ctx| {
-            // SAFETY: the runtime is alive (we hold its context) and used from this thread.
-            unsafe { rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
-            f(ctx)
-        });
+        let out = self.isolate.with(self.me.clone(), f);
         self.current.set(previous);
-        if let Some(over) = self.meter.take_overrun() {
+        if let Some(over) = self.isolate.meter.take_overrun() {
             self.overran(over, task);
         }
         out
     }
 
-    /// A budget ran out while task `task` ran: a finding, and the object is reset (or, for
-    /// the run's own budgets, the run stops).
+    /// A budget ran out while task `task` ran: a finding, the object is reset and its
+    /// isolate condemned (every object of the script resets, as workerd restarts an isolate
+    /// over its limits); for the run's own budgets, the run stops.
     fn overran(&self, over: Overrun, task: TaskKey) {
         let event = match self.events.borrow().get(&task) {
             Some(e) => e.clone(),
@@ -261,6 +185,7 @@ impl Instance {
                     &detail,
                     "Durable Object's isolate exceeded its CPU time limit and was reset.",
                 );
+                restart(world, &self.isolate, "isolate over budget js-turn-steps");
             }
             Overrun::Memory => {
                 let detail = format!(
@@ -273,6 +198,7 @@ impl Instance {
                     &detail,
                     "Durable Object's isolate exceeded its memory limit and was reset.",
                 );
+                restart(world, &self.isolate, "isolate over budget js-memory");
             }
             Overrun::Run => world.stop(
                 "budget",
@@ -294,7 +220,7 @@ impl Instance {
 
     /// The prelude's helpers.
     pub(crate) fn helpers<'js>(&self, ctx: &Ctx<'js>) -> Option<Helpers<'js>> {
-        self.helpers.borrow().clone()?.restore(ctx).ok().map(Helpers)
+        self.isolate.helpers(ctx).map(Helpers)
     }
 
     /// A fresh number (tasks, kept values, timers, transactions).

@@ -1,7 +1,9 @@
 //! Unmodified JavaScript and TypeScript Durable Objects inside dosim's simulation.
 //!
 //! A module is loaded from a file (TypeScript stripped with oxc), compiled once to QuickJS
-//! bytecode, and every instance of its class gets a fresh engine built from that bytecode.
+//! bytecode, and run as workerd runs a Worker script: one isolate per script per run,
+//! shared by every instance of its classes (module state too), dropped only by an isolate
+//! restart (a fault drawn from the seed) or an overrun that condemns it.
 //! The class runs as a dosim object: the input gate, output gate, write coalescing,
 //! crashes, alarms and checkers are the Rust runtime's, not re-implemented. A JavaScript
 //! turn is a host turn: an event's code runs until no microtask is left, and each host
@@ -26,12 +28,13 @@
 //! | [`source`] | programs: loading a module graph, bytecode                              |
 //! | `resolve`  | specifiers to files (`oxc_resolver`: packages, tsconfig paths) or built-ins |
 //! | `module_text` | a file as an ES module: TypeScript stripped, specifiers relinked, CommonJS wrapped, JSON/text/data |
-//! | `instance` | one engine per instance: prelude, constructor, the host's tables, crash |
+//! | `isolate`  | one engine per script per run: prelude, platform, modules, budgets, restarts |
+//! | `instance` | one object in its isolate: constructor, the host's tables, reset        |
 //! | `task`     | events as futures: host promises, turns, microtask draining            |
 //! | `host`     | the host functions behind `ctx`, `env`, timers, clock and randomness   |
 //! | [`net`]    | outbound `fetch`, WebSockets' host functions, responders on the network |
 //! | `convert`  | errors and values across the boundary                                   |
-//! | `budget`   | what an engine may spend: steps per turn and run, memory               |
+//! | `budget`   | what an isolate may spend: steps per turn and run, memory              |
 //! | [`inspect`] | a program's exports, and calling an exported hook outside any run      |
 //! | [`object`] | `JsObject`, `JsCall`, and registering a class for a namespace           |
 //! | `builtins` | built-in modules (`cloudflare:workers`, `node:*`) and the web platform's globals, with their Rust functions |
@@ -45,6 +48,7 @@ mod convert;
 mod host;
 pub mod inspect;
 mod instance;
+mod isolate;
 mod module_text;
 pub mod net;
 pub mod object;
@@ -54,6 +58,7 @@ mod task;
 
 pub use inspect::{call_export, exports, Export};
 pub use instance::{live_instances, JsClass};
+pub use isolate::{live_isolates, restart_isolates};
 pub use net::{serve, websocket_request};
 pub use object::{register, stringified, JsCall, JsObject};
 pub use source::JsProgram;

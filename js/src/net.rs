@@ -16,12 +16,16 @@ type JsResult<'js> = rquickjs::Result<Value<'js>>;
 pub(crate) const RESPONDER_BINDING: &str = "__net_";
 
 /// Adds the network's and the sockets' functions to `host`.
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>, weak: &Weak<Instance>) -> rquickjs::Result<()> {
+pub(crate) fn install<'js>(
+    ctx: &Ctx<'js>,
+    host: &Object<'js>,
+    weak: &Weak<crate::isolate::Isolate>,
+) -> rquickjs::Result<()> {
     macro_rules! net_fn {
         ($name:literal, |$inst:ident, $ctx:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
             let w = weak.clone();
             let f = Function::new(ctx.clone(), move |$ctx: Ctx<'js> $(, $arg: $ty)*| -> JsResult<'js> {
-                let Some($inst) = w.upgrade() else { return Err(crate::host::gone(&$ctx)) };
+                let Some($inst) = w.upgrade().and_then(|i| i.current()) else { return Err(crate::host::gone(&$ctx)) };
                 $body
             })?;
             host.set($name, f)?;

@@ -35,9 +35,10 @@ impl JsCall {
     }
 }
 
-/// A JavaScript Durable Object: one engine per instance, dropped when the instance is.
+/// A JavaScript Durable Object: an instance of its class in its script's isolate.
 pub struct JsObject {
-    inst: Rc<Instance>,
+    /// The instance, or why there is none (no class registered for the binding).
+    inst: std::result::Result<Rc<Instance>, (State, String)>,
 }
 
 /// Registers `class` as what namespace `binding` runs in this run, and the namespace.
@@ -53,13 +54,20 @@ pub fn register(world: &World, binding: &str, backend: Backend, class: JsClass) 
 
 impl JsObject {
     async fn run(&self, start: Start) -> Result<serde_json::Value> {
-        let ctor_error = self.inst.constructor_error.borrow().clone();
+        let inst = match &self.inst {
+            Ok(inst) => inst,
+            Err((state, missing)) => return Err(state.abort(Some(missing))),
+        };
+        let ctor_error = inst.constructor_error.borrow().clone();
         if let Some(e) = ctor_error {
             // workerd keeps the constructor's exception as the instance: every event gets
             // it, flagged as a reset, and the next event builds a new instance.
-            return Err(self.inst.state.abort(Some(&e.message)));
+            return Err(inst.state.abort(Some(&e.message)));
         }
-        match JsTask::new(self.inst.clone(), start, Reply::Json).await? {
+        if crate::isolate::maybe_restart(inst) {
+            return Err(dosim_sim::Error::reset("Durable Object reset: isolate restart (simulated crash)."));
+        }
+        match JsTask::new(inst.clone(), start, Reply::Json).await? {
             Settled::Json(v) => Ok(v),
             Settled::Kept(_) => Ok(serde_json::Value::Null),
         }
@@ -73,7 +81,14 @@ impl DurableObject for JsObject {
 
     fn new(state: State, env: Env) -> Self {
         let class = state.world().extension::<JsClasses>().and_then(|c| c.0.borrow().get(&state.binding()).cloned());
-        JsObject { inst: Instance::start(state, env, class) }
+        let inst = match class {
+            Some(class) => Ok(Instance::start(state, env, &class)),
+            None => {
+                let missing = format!("no JavaScript class is registered for binding {}", state.binding());
+                Err((state, missing))
+            }
+        };
+        JsObject { inst }
     }
 
     async fn call(&self, request: JsCall) -> Result<serde_json::Value> {
@@ -82,8 +97,10 @@ impl DurableObject for JsObject {
     }
 
     async fn alarm(&self, info: AlarmInfo) -> Result<()> {
-        if !self.inst.has_method("alarm") && self.inst.constructor_error.borrow().is_none() {
-            return Ok(());
+        if let Ok(inst) = &self.inst {
+            if !inst.has_method("alarm") && inst.constructor_error.borrow().is_none() {
+                return Ok(());
+            }
         }
         self.run(Start::Alarm {
             retry_count: info.retry_count,

@@ -1,6 +1,7 @@
 // The JavaScript side of dosim's JS host: the globals and the `cloudflare:workers` API a
 // Durable Object sees, built on `host` (functions of the Rust runtime). Evaluated once
-// per instance as a function of `host`; returns the helpers the Rust side calls.
+// per isolate as a function of `host` (whose functions act for the object whose code is
+// running); returns the helpers the Rust side calls.
 (function (host) {
   "use strict";
 
@@ -652,22 +653,30 @@
     }
   }
 
-  const env = {};
-  for (const binding of host.bindings()) env[binding] = new DurableObjectNamespace(binding);
-  for (const [k, v] of Object.entries(JSON.parse(host.vars()))) env[k] = v;
+  function makeEnv(varsText) {
+    const env = {};
+    for (const binding of host.bindings()) env[binding] = new DurableObjectNamespace(binding);
+    for (const [k, v] of Object.entries(JSON.parse(varsText))) env[k] = v;
+    return env;
+  }
 
-  // ---- ctx ----
+  // ---- ctx: one per instance (the isolate and its globals are shared) ----
 
-  const [idHex, idName] = host.id();
-  const ctx = {
-    id: new DurableObjectId(idHex, idName),
-    storage,
-    blockConcurrencyWhile: (callback) => host.blockConcurrencyWhile(callback),
-    waitUntil: (promise) => host.waitUntil(Promise.resolve(promise)),
-    abort: (reason) => host.abort(reason === undefined ? null : String(reason)),
-  };
+  // WebSockets: one set of globals and socket handles per isolate (a handle is found by
+  // its connection, whichever instance asks).
   const sockets = installSockets(host, { encode, decode, RealDate });
-  Object.assign(ctx, sockets.ctx);
+
+  function makeCtx() {
+    const [idHex, idName] = host.id();
+    const ctx = {
+      id: new DurableObjectId(idHex, idName),
+      storage,
+      blockConcurrencyWhile: (callback) => host.blockConcurrencyWhile(callback),
+      waitUntil: (promise) => host.waitUntil(Promise.resolve(promise)),
+      abort: (reason) => host.abort(reason === undefined ? null : String(reason)),
+    };
+    return Object.assign(ctx, sockets.ctx);
+  }
 
   class DurableObject {
     constructor(state, environment) {
@@ -696,9 +705,9 @@
     makeError,
     errorParts,
     invoke,
-    ctx,
-    env,
-    workers: { DurableObject, WorkerEntrypoint, env },
+    makeCtx,
+    makeEnv,
+    workers: { DurableObject, WorkerEntrypoint },
     hasMethod: (object, name) => typeof object[name] === "function",
   };
 });

@@ -3,7 +3,7 @@
 //! critical sections, timers, intervals, `waitUntil`). One test only: the count is
 //! process-wide, and tests of one binary run in parallel.
 
-use dosim_js::{live_instances, register, JsCall, JsClass, JsProgram};
+use dosim_js::{live_instances, live_isolates, register, JsCall, JsClass, JsProgram};
 use dosim_sim::{run, Backend, SimConfig};
 
 const BUSY: &str = r#"
@@ -32,7 +32,7 @@ export class Busy extends DurableObject {
 #[test]
 fn no_engine_outlives_its_run() {
     let program = JsProgram::from_source("busy.js", BUSY).unwrap();
-    assert_eq!(live_instances(), 0);
+    assert_eq!((live_instances(), live_isolates()), (0, 0));
     let mut answered = 0;
     for seed in 0..200 {
         let p = program.clone();
@@ -55,7 +55,8 @@ fn no_engine_outlives_its_run() {
         });
         assert!(report.violations.is_empty(), "seed {seed}: {:?}", report.violations);
         answered += usize::from(report.history.iter().any(|op| op.ok_value().is_some()));
-        assert_eq!(live_instances(), 0, "seed {seed}: an engine outlived its run");
+        assert_eq!(live_instances(), 0, "seed {seed}: an instance outlived its run");
+        assert_eq!(live_isolates(), 0, "seed {seed}: an engine outlived its run");
     }
     // The runs did the work (heavy crash plans may leave a seed with no answer at all).
     assert!(answered > 150, "only {answered} of 200 runs answered a call");

@@ -260,6 +260,17 @@ impl State {
         error
     }
 
+    /// The object crashes as if its machine did (`reason` names why, e.g. its isolate
+    /// was restarted): in-flight calls fail with the reset error and writes not yet
+    /// committed are lost. Nothing happens if this instance is already gone.
+    pub fn crash(&self, reason: &str) {
+        if let Some(core) = self.core.upgrade() {
+            if core.incarnation() == self.storage.incarnation() {
+                core.crash(reason);
+            }
+        }
+    }
+
     /// `ctx.blockConcurrencyWhile(callback)`: starts `body` at once as a critical
     /// section. Until it settles no other event enters; if it fails, the object resets.
     /// Awaiting the result is optional (a constructor usually does not).

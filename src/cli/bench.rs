@@ -290,6 +290,16 @@ fn print_targets(r: &BenchReport) {
             }
         }
     }
+    if let Some(js) = r.languages.get(1) {
+        let (f, c) = (js.fixed_vs_first, js.per_call_vs_first);
+        row("JS fixed cost per run <= 2.0x the Rust counter's", format!("{f:.2}x"), Some(f <= 2.0));
+        row("JS cost per call <= 1.5x the Rust counter's", format!("{c:.2}x"), Some(c <= 1.5));
+    }
+    let runs = |name: &str| r.scenarios.iter().find(|s| s.scenario == name && s.trace).map(|s| s.runs_per_s.median);
+    if let (Some(js), Some(rust)) = (runs("safe-counter-js"), runs("safe-counter")) {
+        let x = js / rust;
+        row("safe-counter-js runs/s >= 0.5x safe-counter's", format!("{x:.2}x"), Some(x >= 0.5));
+    }
     let a = &r.alarm_hour;
     let ms = a.wall_ms.median;
     row(&format!("an hour of alarm activity in < 50 ms ({} alarms)", a.wakes), format!("{ms:.2} ms"), Some(ms < 50.0));

@@ -1,7 +1,7 @@
 // Date as objects see it on workerd: the clock is the simulation's (passed in as `now`),
 // and the time zone is always UTC, whatever the host's TZ (local-time methods, toString
-// and the component constructor give what they give in UTC). Evaluated as a script in
-// every engine before anything else; it defines `__dosimInstallDate(now)`.
+// and the component constructor give what they give in UTC). Evaluated (as a module, from
+// bytecode compiled once) in every isolate before anything else; it defines `__dosimInstallDate(now)`.
 globalThis.__dosimInstallDate = (now) => {
   const RealDate = Date;
   const proto = RealDate.prototype;
