@@ -179,7 +179,9 @@ struct Slot {
 /// in the task's strand: inside a critical section (`blockConcurrencyWhile`, a
 /// transaction) it runs in the section, as workerd's timers carry the critical section
 /// they were set in. But a timer does not keep its task alive: when the task is done, the
-/// timers it still has are handed to a new event of the object, which delivers them.
+/// timers it still has are handed to a new event of the object, which delivers them. A
+/// `blockConcurrencyWhile` callback's task hands over everything it still has when its
+/// promise settles (see [`JsTask::ending_when_settled`]).
 pub(crate) struct JsTask {
     key: TaskKey,
     start: Option<Start>,
