@@ -29,7 +29,8 @@ const CONSTRUCTOR_HOLDS: StrandId = 1 << 62;
 
 /// Runs `construct` (an object's constructor, instance number `instance`) with the storage
 /// holds it takes kept apart; after it, the holds left are handed to the waking strand
-/// unless [`take_constructor_holds`] gave them to an event the constructor started.
+/// unless [`crate::State::spawn_event_with_holds`] gave them to an event the constructor
+/// started.
 pub(crate) fn constructing<R>(core: &ObjectCore, instance: u64, construct: impl FnOnce() -> R) -> R {
     let me = CONSTRUCTOR_HOLDS + instance;
     let previous = CONSTRUCTING.with(|c| c.replace(Some(me)));
