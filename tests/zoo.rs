@@ -168,3 +168,29 @@ fn a_broken_manifest_is_exit_2_with_a_message() {
     assert_eq!(o.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The two entries where dosim disagreed with workerd carry no `divergence` any more and
+/// behave as workerd does: a constructor's un-awaited KV read keeps even the waking request
+/// out until it lands (the control passes), and a `blockConcurrencyWhile` callback that does
+/// not await the RPC it starts ends the section at once (measured on workerd 1.20261117.1),
+/// so requests reuse generation 0 and the mutant is killed; its twin passes.
+#[test]
+fn the_two_settled_gate_divergences_behave_as_workerd() {
+    let names = ["storage-init-without-bcw", "bcw-unawaited-init"];
+    let m = manifest();
+    for e in m["entries"].as_array().unwrap().iter().filter(|e| names.contains(&e["name"].as_str().unwrap())) {
+        assert!(e.get("divergence").is_none(), "{} still notes a divergence", e["name"]);
+    }
+    let (code, report) = zoo_json(&["--seeds", "30", "--budget", "60s", "--entry", names[0], "--entry", names[1]]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "a control, a mutant and its twin: {report:#}");
+    for r in results {
+        assert!(r["ok"].as_bool().unwrap(), "{r:#}");
+        match r["role"].as_str().unwrap() {
+            "mutant" => assert_eq!(r["first_failure"]["checker"], "invariant", "{r:#}"),
+            _ => assert_eq!((r["failures"].as_u64(), r["runs"].as_u64()), (Some(0), Some(30)), "{r:#}"),
+        }
+    }
+    assert_eq!(report["known_divergences"], 0, "{report:#}");
+}

@@ -3,18 +3,23 @@
 // storage read holds the input gate until it completes, and workerd delivers every event, the
 // one that woke the object included, through the input gate after the constructor returns
 // (do-semantics 1.6): no request runs before the field is loaded.
-// dosim today runs the waking request right after the constructor, past the read the
-// constructor still holds, and so reports a count handed out twice (see `divergence` in
-// zoo.json). On the SQLite back-end the read completes at once and the control passes.
+// On the SQLite back-end the read completes at once. (dosim used to run the waking
+// request right after the constructor, past the read, and reported a count handed out
+// twice on the KV back-end.)
 import { DurableObject } from "cloudflare:workers";
 
 export class Control extends DurableObject {
   count = 0;
   constructor(ctx: any, env: any) {
     super(ctx, env);
-    ctx.storage.get("count").then((v: number | undefined) => {
-      this.count = v ?? 0;
-    });
+    ctx.storage.get("count").then(
+      (v: number | undefined) => {
+        this.count = v ?? 0;
+      },
+      // A read that fails rejects only itself (do-semantics 3, read failure): without
+      // the count the instance must not serve, so it resets and the next event retries.
+      () => ctx.abort("could not load the count"),
+    );
   }
   async increment(): Promise<number> {
     this.count += 1;

@@ -357,7 +357,7 @@ pub(crate) fn install<'js>(
     // ---- ctx ----
     host_fn!("blockConcurrencyWhile", |inst, _h, ctx, f: Function<'js>| {
         let kept = inst.keep(&ctx, f.into_value());
-        let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None }, Reply::Keep);
+        let task = JsTask::new(inst.clone(), Start::Callback { kept, arg: None }, Reply::Keep).ending_when_settled();
         let section = inst.state.block_concurrency_while(async move {
             match task.await? {
                 Settled::Kept(n) => Ok(n),

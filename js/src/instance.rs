@@ -115,6 +115,7 @@ impl Instance {
             inst.state.log(&format!("constructor threw: {}", e.message));
             *inst.constructor_error.borrow_mut() = Some(e);
         }
+        crate::task::JsTask::continue_constructor(&inst);
         inst
     }
 

@@ -179,7 +179,9 @@ struct Slot {
 /// in the task's strand: inside a critical section (`blockConcurrencyWhile`, a
 /// transaction) it runs in the section, as workerd's timers carry the critical section
 /// they were set in. But a timer does not keep its task alive: when the task is done, the
-/// timers it still has are handed to a new event of the object, which delivers them.
+/// timers it still has are handed to a new event of the object, which delivers them. A
+/// `blockConcurrencyWhile` callback's task hands over everything it still has when its
+/// promise settles (see [`JsTask::ending_when_settled`]).
 pub(crate) struct JsTask {
     key: TaskKey,
     start: Option<Start>,
@@ -188,6 +190,9 @@ pub(crate) struct JsTask {
     thrown: Option<Thrown>,
     /// It started with [`Start::Timers`]: its timers keep it alive.
     delivers_timers: bool,
+    /// Done when its promise settles: what it started and did not wait for goes on in a
+    /// new event (a `blockConcurrencyWhile` callback, see [`JsTask::ending_when_settled`]).
+    ends_when_settled: bool,
     inst: Rc<Instance>,
 }
 
@@ -203,20 +208,59 @@ impl JsTask {
             Start::Timers => "a timer".to_owned(),
         };
         inst.events.borrow_mut().insert(key, event);
-        JsTask { key, start: Some(start), reply, slot: Rc::default(), thrown: None, delivers_timers, inst }
+        JsTask {
+            key,
+            start: Some(start),
+            reply,
+            slot: Rc::default(),
+            thrown: None,
+            delivers_timers,
+            ends_when_settled: false,
+            inst,
+        }
     }
 
-    /// Hands `timers` (left by a finished task) to a new event of the object.
-    fn hand_over(inst: &Rc<Instance>, timers: Vec<Pending>) {
+    /// Hands `left` (timers, or all a finished task still waits for) to a new event of
+    /// the object, which takes over their storage holds when `with_holds`.
+    fn hand_over(inst: &Rc<Instance>, left: Vec<Pending>, what: &str, with_holds: bool) {
         let task = JsTask::new(inst.clone(), Start::Timers, Reply::Keep);
-        inst.pending.borrow_mut().insert(task.key, timers);
+        inst.pending.borrow_mut().insert(task.key, left);
         let me = inst.clone();
-        inst.state.spawn_event("timer", async move {
+        let work = async move {
             if let Settled::Kept(n) = task.await? {
                 me.kept.borrow_mut().remove(&n);
             }
             Ok(())
-        });
+        };
+        if with_holds {
+            inst.state.spawn_event_with_holds(what, work);
+        } else {
+            inst.state.spawn_event(what, work);
+        }
+    }
+
+    /// What the constructor started and did not wait for, when a storage read among it
+    /// holds the input gate (KV back-end): workerd runs the constructor as a turn of its
+    /// own, and the read keeps every event out, the one that woke the object included,
+    /// until it is delivered (do-semantics 1.2, 1.6). So it is delivered by an event of
+    /// its own that takes over the holds, not by the waking event (which would run past
+    /// it). Without a hold the first event settles it, as before.
+    pub(crate) fn continue_constructor(inst: &Rc<Instance>) {
+        if !inst.state.holds_gate() {
+            return;
+        }
+        let orphans = inst.pending.borrow_mut().remove(&0).unwrap_or_default();
+        if !orphans.is_empty() {
+            JsTask::hand_over(inst, orphans, "constructor", true);
+        }
+    }
+
+    /// Done when the callback's promise settles, as workerd ends a critical section
+    /// (do-semantics 1.5): calls, timers and reads it started and did not wait for are
+    /// delivered later by a new event, through the input gate like any other.
+    pub(crate) fn ending_when_settled(mut self) -> JsTask {
+        self.ends_when_settled = true;
+        self
     }
 
     /// Keeps the exception the callback throws in `thrown` (a transaction rejects with it).
@@ -437,11 +481,12 @@ impl Future for JsTask {
         // Only the task that delivers handed-over timers waits for them.
         let all = this.delivers_timers;
         let busy = inst.pending.borrow().get(&key).is_some_and(|v| v.iter().any(|p| all || p.timer.is_none()));
-        if !busy {
+        if !busy || (this.ends_when_settled && slot.result.is_some()) {
             if let Some(result) = slot.result.take() {
-                let timers = inst.pending.borrow_mut().remove(&key).unwrap_or_default();
-                if !timers.is_empty() {
-                    JsTask::hand_over(&inst, timers);
+                let left = inst.pending.borrow_mut().remove(&key).unwrap_or_default();
+                if !left.is_empty() {
+                    let what = if busy { "after a critical section" } else { "timer" };
+                    JsTask::hand_over(&inst, left, what, busy);
                 }
                 return Poll::Ready(result);
             }

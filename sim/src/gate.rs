@@ -3,7 +3,7 @@
 //! to a critical section's caller, storage operations that hold the gate, and a FIFO of
 //! strands that are ready but blocked.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::task::Waker;
 
 /// One strand of work inside an object: an event (request, constructor, critical
@@ -59,6 +59,8 @@ pub struct InputGate {
     sections: Vec<Section>,
     hand_back: Option<StrandId>,
     holds: Vec<(StrandId, u32)>,
+    /// Strands whose holds another strand took over (see [`InputGate::hand_holds`]).
+    heirs: BTreeMap<StrandId, StrandId>,
     waiters: VecDeque<(StrandId, Waker)>,
 }
 
@@ -69,7 +71,14 @@ impl InputGate {
     /// A gate; `enforced = false` is the tester's switch: everything enters, and what
     /// would have been blocked is reported instead.
     pub fn new(enforced: bool) -> Self {
-        InputGate { enforced, sections: Vec::new(), hand_back: None, holds: Vec::new(), waiters: VecDeque::new() }
+        InputGate {
+            enforced,
+            sections: Vec::new(),
+            hand_back: None,
+            holds: Vec::new(),
+            heirs: BTreeMap::new(),
+            waiters: VecDeque::new(),
+        }
     }
 
     /// What keeps `strand` out, ignoring enforcement.
@@ -179,8 +188,47 @@ impl InputGate {
         self.sections.len()
     }
 
+    /// The strand that owns the holds taken by `strand` now.
+    fn heir(&self, mut strand: StrandId) -> StrandId {
+        while let Some(&next) = self.heirs.get(&strand) {
+            strand = next;
+        }
+        strand
+    }
+
+    /// Whether storage operations of `strand` (or of the strand that took them over) hold
+    /// the gate.
+    pub fn holds(&self, strand: StrandId) -> bool {
+        let owner = self.heir(strand);
+        self.holds.iter().any(|(s, _)| *s == owner)
+    }
+
+    /// `to` takes over the holds of `from`, now and for those `from` takes later: the
+    /// storage operations a constructor or a critical section left in flight are delivered
+    /// by another strand, which the gate must let in while they keep everyone else out.
+    pub fn hand_holds(&mut self, from: StrandId, to: StrandId) {
+        let (from, to) = (self.heir(from), self.heir(to));
+        if from == to {
+            return;
+        }
+        if let Some(pos) = self.holds.iter().position(|(s, _)| *s == from) {
+            let (_, n) = self.holds.remove(pos);
+            match self.holds.iter_mut().find(|(s, _)| *s == to) {
+                Some(h) => h.1 += n,
+                None => self.holds.push((to, n)),
+            }
+        }
+        self.heirs.insert(from, to);
+    }
+
+    /// Whether another strand took over the holds of `strand`.
+    pub fn handed(&self, strand: StrandId) -> bool {
+        self.heirs.contains_key(&strand)
+    }
+
     /// A storage operation of `strand` holds the gate until [`InputGate::release`].
     pub fn hold(&mut self, strand: StrandId) {
+        let strand = self.heir(strand);
         match self.holds.iter_mut().find(|(s, _)| *s == strand) {
             Some(h) => h.1 += 1,
             None => self.holds.push((strand, 1)),
@@ -189,6 +237,7 @@ impl InputGate {
 
     /// Releases one hold of `strand`.
     pub fn release(&mut self, strand: StrandId) {
+        let strand = self.heir(strand);
         if let Some(pos) = self.holds.iter().position(|(s, _)| *s == strand) {
             self.holds[pos].1 -= 1;
             if self.holds[pos].1 == 0 {
@@ -202,6 +251,7 @@ impl InputGate {
     pub fn reset(&mut self) -> Vec<Waker> {
         self.sections.clear();
         self.holds.clear();
+        self.heirs.clear();
         self.hand_back = None;
         self.waiters.drain(..).map(|(_, w)| w).collect()
     }
@@ -274,6 +324,21 @@ mod tests {
         // Strand 1 was queued first, but the hand-back puts the caller ahead of strand 2.
         assert!(matches!(g.try_enter(1, &w), Entry::Enter { .. }));
         assert!(matches!(g.try_enter(2, &w), Entry::Enter { .. }));
+    }
+
+    #[test]
+    fn holds_handed_to_another_strand_admit_it_and_follow_their_release() {
+        let mut g = InputGate::new(true);
+        let (_, w) = waker();
+        g.hold(100);
+        g.hand_holds(100, 7);
+        assert!(g.holds(100) && g.holds(7));
+        assert_eq!(g.try_enter(2, &w), Entry::Wait(Blocker::Storage(7)));
+        assert_eq!(g.try_enter(7, &w), Entry::Enter { overridden: None });
+        // The operation still names the strand that started it when it ends.
+        g.release(100);
+        assert!(!g.holds(7));
+        assert_eq!(g.try_enter(2, &w), Entry::Enter { overridden: None });
     }
 
     #[test]

@@ -346,8 +346,9 @@ fn instance<O: DurableObject>(core: &Rc<ObjectCore>, id: &ObjectId) -> Result<Rc
         core.world.sometimes("instance rebuilt after a crash");
     }
     core.world.trace(&core.label, format!("construct (incarnation {})", core.incarnation()));
-    let state = State::new(core, id.clone(), core.next_instance());
-    let object = Rc::new(O::new(state, Env::new(&core.world)));
+    let instance = core.next_instance();
+    let state = State::new(core, id.clone(), instance);
+    let object = Rc::new(crate::strand::constructing(core, instance, || O::new(state, Env::new(&core.world))));
     *core.instance.borrow_mut() = Some(object.clone());
     Ok(object)
 }

@@ -167,8 +167,45 @@ impl State {
     where
         F: Future<Output = Result<()>> + 'static,
     {
+        self.spawn_strand(what, work, false);
+    }
+
+    /// Whether storage operations started by the code running now (the constructor, or
+    /// the current event) are in flight and hold the input gate.
+    pub fn holds_gate(&self) -> bool {
+        match (self.core.upgrade(), crate::strand::hold_owner()) {
+            (Some(core), Some(owner)) => core.gate.borrow().holds(owner),
+            _ => false,
+        }
+    }
+
+    /// [`State::spawn_event`] for the work that delivers the storage operations the code
+    /// running now left in flight (see [`State::holds_gate`]): the new event takes over
+    /// their holds, so the gate lets it in while they keep every other event out. Hosts
+    /// of other languages use it for what a constructor started and did not wait for
+    /// (workerd runs the constructor as a turn of its own, and a storage read it starts
+    /// keeps even the event that woke the object out until it completes), and for what a
+    /// critical section left running when its callback settled.
+    pub fn spawn_event_with_holds<F>(&self, what: &str, work: F)
+    where
+        F: Future<Output = Result<()>> + 'static,
+    {
+        self.spawn_strand(what, work, true);
+    }
+
+    fn spawn_strand<F>(&self, what: &str, work: F, take_holds: bool)
+    where
+        F: Future<Output = Result<()>> + 'static,
+    {
         let Some(core) = self.core.upgrade() else { return };
         let id = self.world.next_strand();
+        if let (true, Some(owner)) = (take_holds, crate::strand::hold_owner()) {
+            let held = core.gate.borrow().holds(owner);
+            core.gate.borrow_mut().hand_holds(owner, id);
+            if held {
+                self.world.trace(&core.label, format!("s{id} ({what}) takes over the storage operations in flight"));
+            }
+        }
         // Work an event starts belongs to its request: calls it makes are as deep.
         self.world.set_depth(id, self.world.depth_of(crate::strand::current_strand()));
         let strand = crate::strand::Strand::new(core.clone(), id, what.into(), Box::pin(work));

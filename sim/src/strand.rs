@@ -18,6 +18,39 @@ use std::task::{Context, Poll, Waker};
 thread_local! {
     static CURRENT: Cell<Option<StrandId>> = const { Cell::new(None) };
     static CURRENT_OBJECT: RefCell<Option<std::rc::Weak<ObjectCore>>> = const { RefCell::new(None) };
+    static CONSTRUCTING: Cell<Option<StrandId>> = const { Cell::new(None) };
+}
+
+/// Where a constructor's storage holds are kept while it runs: a number of its own per
+/// instance, outside the strand numbers, so that the event that woke the object does not
+/// own them (workerd runs the constructor as a turn of its own and delivers that event
+/// through the input gate afterwards, do-semantics 1.6).
+const CONSTRUCTOR_HOLDS: StrandId = 1 << 62;
+
+/// Runs `construct` (an object's constructor, instance number `instance`) with the storage
+/// holds it takes kept apart; after it, the holds left are handed to the waking strand
+/// unless [`crate::State::spawn_event_with_holds`] gave them to an event the constructor
+/// started.
+pub(crate) fn constructing<R>(core: &ObjectCore, instance: u64, construct: impl FnOnce() -> R) -> R {
+    let me = CONSTRUCTOR_HOLDS + instance;
+    let previous = CONSTRUCTING.with(|c| c.replace(Some(me)));
+    let made = catch_unwind(AssertUnwindSafe(construct));
+    CONSTRUCTING.with(|c| c.set(previous));
+    let mut gate = core.gate.borrow_mut();
+    if let (false, Some(waking)) = (gate.handed(me), current_strand()) {
+        gate.hand_holds(me, waking);
+    }
+    drop(gate);
+    match made {
+        Ok(r) => r,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// The strand a storage hold taken now belongs to: the constructor's while one runs, else
+/// the strand whose turn is running.
+pub(crate) fn hold_owner() -> Option<StrandId> {
+    CONSTRUCTING.with(Cell::get).or_else(current_strand)
 }
 
 /// The strand whose turn is running, if any.

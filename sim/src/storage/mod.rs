@@ -15,7 +15,7 @@ mod txn;
 use crate::config::GatePolicy;
 use crate::error::{Error, Result};
 use crate::host::ObjectCore;
-use crate::strand::current_strand;
+use crate::strand::hold_owner;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -171,7 +171,7 @@ pub(crate) struct GateHold {
 impl GateHold {
     /// Holds the gate for the current strand (none outside any strand).
     pub(crate) fn take(core: &Rc<ObjectCore>) -> Option<GateHold> {
-        let strand = current_strand()?;
+        let strand = hold_owner()?;
         core.gate.borrow_mut().hold(strand);
         Some(GateHold { core: Rc::downgrade(core), strand })
     }
