@@ -360,6 +360,10 @@ pub(crate) fn install<'js>(
         inst.state.log(&line);
         Ok(Value::new_undefined(ctx.clone()))
     });
+    host_fn!("sometimes", bare |inst, ctx, label: String| {
+        inst.state.world().user_sometimes(&label);
+        Ok(Value::new_undefined(ctx.clone()))
+    });
 
     // ---- env: namespaces of JavaScript classes, stubs, calls ----
     host_fn!("bindings", bare | _inst, ctx | rquickjs::IntoJs::into_js(bindings.clone(), &ctx));

@@ -30,11 +30,12 @@ pub const BINDING: &str = "OBJECT";
 /// What the module may export to judge a run: `export function invariant(run)`. It runs
 /// after the run, in a fresh engine outside the simulation (its clock frozen at 0, its
 /// randomness a fixed stream, so the verdict is the same every time), with
-/// `run = { history, storage, tables, alarms }`: `history` lists every call in invoke
+/// `run = { history, storage, tables, alarms, objects }`: `history` lists every call in invoke
 /// order as `{ index, client, method, args, ok, value, error, invokedAt, completedAt }`
 /// (`ok` is `true`, `false`, or `null` when the caller cannot know whether it ran);
 /// `storage` is the object's committed key-value data, `tables` its committed SQL rows
-/// (`{ table: [row, ...] }`), `alarms` the alarm still set (ms) or `null`. It returns
+/// (`{ table: [row, ...] }`), `alarms` the alarm still set (ms) or `null`; `objects` is
+/// the whole world, every object by binding and id (see [`objects_view`]). It returns
 /// nothing (or an empty array) when the run is right, else a message or an array of
 /// messages; throwing counts as one message.
 pub const INVARIANT_HOOK: &str = "invariant";
@@ -349,6 +350,7 @@ impl UserScenario {
             "storage": report.durable.get(&label).cloned().unwrap_or_default(),
             "tables": report.tables.get(&label).cloned().unwrap_or_default(),
             "alarms": report.alarms_set.get(&label),
+            "objects": objects_view(report),
         })
     }
 }
@@ -419,6 +421,38 @@ impl Scenario for UserScenario {
             .map(|message| Violation { checker: "invariant".into(), message, at: report.sim_time })
             .collect()
     }
+}
+
+/// `run.objects`: every object of the run by binding, then id (its name, or `#` and the
+/// first 8 hex digits of an id not made from a name), as
+/// `{ storage, tables, alarms, calls }`; `calls` lists what the object sent out, in order,
+/// as `{ kind, to, method, args, sentAt, endedAt, outcome }`.
+pub fn objects_view(report: &RunReport) -> Value {
+    let mut all = serde_json::Map::new();
+    for (binding, ids) in report.objects() {
+        let mut by_id = serde_json::Map::new();
+        for (id, o) in ids {
+            let calls: Vec<Value> = o
+                .calls
+                .iter()
+                .map(|c| {
+                    let call: Option<JsCall> = serde_json::from_value(c.request.clone()).ok();
+                    let (method, args) = match call {
+                        Some(call) => (json!(call.method), json!(call.args)),
+                        None => (Value::Null, c.request.clone()),
+                    };
+                    json!({
+                        "kind": c.kind, "to": c.to, "method": method, "args": args,
+                        "sentAt": c.sent_at.as_millis(), "endedAt": c.ended_at.map(|t| t.as_millis()),
+                        "outcome": c.outcome,
+                    })
+                })
+                .collect();
+            by_id.insert(id, json!({ "storage": o.storage, "tables": o.tables, "alarms": o.alarm, "calls": calls }));
+        }
+        all.insert(binding, Value::Object(by_id));
+    }
+    Value::Object(all)
 }
 
 /// `Backend` from its command-line name.

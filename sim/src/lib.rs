@@ -61,10 +61,10 @@ pub use budget::Budgets;
 pub use client::Client;
 pub use config::{GatePolicy, SimConfig};
 pub use error::{Error, ErrorKind, Result};
-pub use faults::{FaultPlan, FaultPolicy};
+pub use faults::{FaultPlan, FaultPolicy, Outage, OutageWindow};
 pub use namespace::{Namespace, ObjectId, Stub};
 pub use object::{AbortOptions, DurableObject, Env, State};
-pub use report::{RunReport, Stats, Violation, SOMETIMES};
+pub use report::{reachable, ObjectView, Outgoing, RunReport, Stats, Violation, NEEDS, SOMETIMES, USER_POINT};
 pub use run::run;
 pub use socket::{Connection, Received, WebSocket};
 pub use storage::{
