@@ -48,6 +48,9 @@ pub struct SimConfig {
     /// How far object code may go before it is stopped and reported (`budget`).
     #[serde(default)]
     pub budgets: Budgets,
+    /// Which strand runs first when several are ready (`random`, `pct`, or drawn per seed).
+    #[serde(default)]
+    pub scheduler: crate::schedule::Scheduler,
 }
 
 impl SimConfig {
@@ -72,6 +75,7 @@ impl SimConfig {
             crash_times: None,
             record_trace: true,
             budgets: Budgets::default(),
+            scheduler: crate::schedule::Scheduler::Swarm,
         }
     }
 
@@ -96,6 +100,12 @@ impl SimConfig {
     /// Sets the budgets.
     pub fn budgets(mut self, b: Budgets) -> Self {
         self.budgets = b;
+        self
+    }
+
+    /// Sets the scheduler.
+    pub fn scheduler(mut self, s: crate::schedule::Scheduler) -> Self {
+        self.scheduler = s;
         self
     }
 

@@ -47,6 +47,7 @@ pub mod namespace;
 pub mod object;
 pub mod report;
 pub mod run;
+mod schedule;
 pub mod socket;
 pub mod storage;
 pub mod strand;
@@ -66,6 +67,7 @@ pub use namespace::{Namespace, ObjectId, Stub};
 pub use object::{AbortOptions, DurableObject, Env, State};
 pub use report::{reachable, ObjectView, Outgoing, RunReport, Stats, Violation, NEEDS, SOMETIMES, USER_POINT};
 pub use run::run;
+pub use schedule::Scheduler;
 pub use socket::{Connection, Received, WebSocket};
 pub use storage::{
     Backend, Cursor, ListOptions, ReadOptions, Row, Sql, SqlValue, Storage, StorageOp, Txn, WriteOptions,

@@ -150,6 +150,9 @@ where
             let world = World::new(config, abandon);
             *keep.borrow_mut() = Some(world.clone());
             world.trace("world", format!("seed {} faults: {}", world.seed(), world.fault_plan()));
+            if let Some(pct) = world.pct_description() {
+                world.trace("world", pct);
+            }
             spawn_chaos(&world);
             let main = async {
                 workload(world.clone()).await;

@@ -61,6 +61,8 @@ pub(crate) struct WorldInner {
     calm_at: Cell<Option<u64>>,
     /// Every call, fetch and WebSocket send an object made, in order.
     pub(crate) outgoing: RefCell<Vec<crate::report::Outgoing>>,
+    /// The PCT scheduler's state, when the run uses it.
+    pct: RefCell<Option<crate::schedule::Pct>>,
     /// Alarm faults: late deliveries, resets while a handler runs.
     alarm_faults: RefCell<Decisions>,
 }
@@ -77,6 +79,7 @@ impl World {
             outages_seen: RefCell::default(),
             calm_at: Cell::new(None),
             outgoing: RefCell::default(),
+            pct: RefCell::new(config.scheduler.pct_for(config.seed).then(|| crate::schedule::Pct::new(config.seed))),
             alarm_faults: RefCell::new(Decisions::new(config.seed, crate::faults::ALARM_STREAM)),
             plan,
             // madsim's simulated clock (inside the run's runtime), not the wall clock: the
@@ -146,6 +149,28 @@ impl World {
             self.0.calm_at.set(Some(self.now().as_millis()));
             self.trace("world", "liveness phase: faults stop");
         }
+    }
+
+    /// Under PCT: the waker strand `strand` should use (it marks the strand ready).
+    pub(crate) fn pct_waker(&self, strand: u64, inner: &std::task::Waker) -> Option<std::task::Waker> {
+        self.0.pct.borrow_mut().as_mut().map(|p| p.waker(strand, inner))
+    }
+
+    /// Under PCT: whether `strand`, ready to run, lets a higher-priority ready strand go first.
+    pub(crate) fn pct_defer(&self, strand: u64) -> bool {
+        self.0.pct.borrow_mut().as_mut().is_some_and(|p| p.defer(strand))
+    }
+
+    /// Under PCT: `strand` ended.
+    pub(crate) fn pct_forget(&self, strand: u64) {
+        if let Some(p) = self.0.pct.borrow_mut().as_mut() {
+            p.forget(strand);
+        }
+    }
+
+    /// The PCT scheduler's account of itself, when the run uses it.
+    pub(crate) fn pct_description(&self) -> Option<String> {
+        self.0.pct.borrow().as_ref().map(crate::schedule::Pct::describe)
     }
 
     /// When the liveness phase began, once it has.

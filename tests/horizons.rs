@@ -1,0 +1,168 @@
+//! Deep bugs the default fuzz run finds only with long horizons, outages and the whole
+//! world in view (issue 17): an alarm an hour into the run that a fault interrupts, an
+//! alarm abandoned after its retries during a calls outage, a double delivery seen in a
+//! helper object bound with `--bind`; and a call that outlives its caller's reset.
+
+use dosim::sim::{async_trait, run, DurableObject, Env, FaultPolicy, Result, SimConfig, State, World};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const MODULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/modules");
+
+fn dosim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dosim")).args(args).output().expect("run dosim")
+}
+
+/// `dosim fuzz` (default options) over `seeds` seeds: its stdout, after checking it found
+/// the module's bug (exit 1).
+fn fuzz_finds(module: &str, class: &str, extra: &[&str], seeds: &str) -> String {
+    let path = format!("{MODULES}/{module}");
+    let mut args = vec!["fuzz", "--module", &path, "--class", class, "--seeds", seeds, "--no-save"];
+    args.extend(extra);
+    let o = dosim(&args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "the bug must be found:\n{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("time to first failure: "), "{out}");
+    out
+}
+
+/// The trace of the first failure a fuzz output names.
+fn first_failure_trace(out: &str) -> String {
+    let replay = out.lines().find_map(|l| l.trim().strip_prefix("replay: dosim ")).expect("no replay printed");
+    let words: Vec<String> = shell_words(replay);
+    let o = Command::new(env!("CARGO_BIN_EXE_dosim")).args(&words).output().expect("replay");
+    assert_eq!(o.status.code(), Some(1), "the replay fails again");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Splits a printed command line into words, honouring single quotes.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    for c in line.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// The simulated time (ms) a trace line begins with.
+fn at(line: &str) -> u64 {
+    line.trim_start().split("ms").next().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn an_alarm_an_hour_in_that_a_fault_interrupts_is_found() {
+    let out = fuzz_finds("hourly_rollup.ts", "Rollup", &["--method", "add(int 1..5)"], "300");
+    assert!(out.contains("[invariant]") && out.contains("live + archived"), "{out}");
+    let trace = first_failure_trace(&out);
+    // The alarm that went wrong ran an hour or more into the run, and was retried after a
+    // fault cut it short.
+    let retried: Vec<&str> =
+        trace.lines().filter(|l| l.contains("alarm set for") && l.contains("will be retried")).collect();
+    assert!(retried.iter().any(|l| at(l) >= 3_600_000), "no alarm retried an hour in:\n{trace}");
+}
+
+#[test]
+fn an_alarm_abandoned_during_a_long_calls_outage_is_found() {
+    let extra = ["--method", "send(int 0..1000)", "--bind", "SINK=Sink"];
+    let out = fuzz_finds("webhook_outbox.ts", "Outbox", &extra, "300");
+    assert!(out.contains("never delivered"), "{out}");
+    let trace = first_failure_trace(&out);
+    assert!(trace.contains("calls outage from"), "{trace}");
+    assert!(trace.contains("abandoned after 6 retries"), "{trace}");
+    assert!(trace.contains("refused before delivery (a calls outage)"), "{trace}");
+}
+
+#[test]
+fn an_invariant_over_a_bound_helper_finds_a_double_delivery() {
+    let extra = ["--method", "notify", "--bind", "SINK=Sink"];
+    let out = fuzz_finds("double_delivery.ts", "Notifier", &extra, "100");
+    assert!(out.contains("the sink received event") && out.contains("twice"), "{out}");
+}
+
+#[test]
+fn dosim_sometimes_points_reach_the_fuzz_summary() {
+    let path = format!("{MODULES}/user_points.ts");
+    let o = dosim(&["fuzz", "--module", &path, "--class", "Points", "--method", "hit(int 0..3)", "--seeds", "10"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("user: an even number"), "{out}");
+    // Only what the object can reach is listed as never reached: it uses no KV storage,
+    // no alarm and no transaction.
+    for unreachable in ["flush failed transiently", "alarm abandoned", "transaction rolled back"] {
+        assert!(!out.contains(unreachable), "{unreachable} listed:\n{out}");
+    }
+}
+
+/// Calls "CALLEE:b" and waits for the answer.
+struct Caller {
+    env: Env,
+}
+
+#[async_trait(?Send)]
+impl DurableObject for Caller {
+    type Request = ();
+    type Response = ();
+    fn new(_: State, env: Env) -> Self {
+        Caller { env }
+    }
+    async fn call(&self, _: ()) -> Result<()> {
+        let ns = self.env.namespace::<Callee>("CALLEE").unwrap();
+        ns.get(&ns.id_from_name("b")).call(()).await
+    }
+}
+
+/// Takes 50 ms, then records that it finished.
+struct Callee {
+    state: State,
+}
+
+#[async_trait(?Send)]
+impl DurableObject for Callee {
+    type Request = ();
+    type Response = ();
+    fn new(state: State, _: Env) -> Self {
+        Callee { state }
+    }
+    async fn call(&self, _: ()) -> Result<()> {
+        self.state.sleep(Duration::from_millis(50)).await;
+        self.state.storage().put("done", &true);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_call_that_reached_its_callee_outlives_the_callers_reset() {
+    for seed in 0..5 {
+        let r = run(SimConfig::new(seed).faults(FaultPolicy::Off), |world: World| async move {
+            world.namespace::<Callee>("CALLEE");
+            let ns = world.namespace::<Caller>("CALLER");
+            let w = world.clone();
+            world.spawn(async move {
+                w.sleep(Duration::from_millis(20)).await;
+                w.crash("CALLER:a", "test: the caller resets while its call runs");
+            });
+            let answer = world.client(0).call(&ns.get(&ns.id_from_name("a")), ()).await;
+            assert!(answer.is_err(), "the caller reset, so its client sees an error");
+        });
+        assert!(r.violations.is_empty(), "{:?}", r.violations);
+        // As on workerd: the callee's request ran to its end and its write committed.
+        assert_eq!(r.durable_value("CALLEE:b", "done"), Some(&serde_json::json!(true)), "seed {seed}");
+        let text = r.trace_text();
+        assert!(text.contains("ended (ok) after its caller reset"), "{text}");
+        let objects = r.objects();
+        let calls = &objects["CALLER"]["a"].calls;
+        assert_eq!(calls.len(), 1);
+        assert_eq!((calls[0].to.as_str(), calls[0].outcome.as_str()), ("CALLEE:b", "ok (caller reset)"));
+    }
+}
