@@ -159,16 +159,17 @@ pub fn clients_strategy(scenario: &dyn Scenario) -> BoxedStrategy<Vec<Vec<Call>>
 const PACE_STREAM: u64 = 0x5041_4345;
 
 /// The longest think time of seed `seed`'s clients, swarm style: half the seeds keep the
-/// scenario's own (short and dense), the rest think for up to a second, half a minute, ten
-/// minutes or an hour (long and sparse: objects hibernate between calls, alarms come due
-/// between them).
+/// scenario's own (short and dense), the rest think for up to a second (a quarter of the
+/// seeds), half a minute (an eighth), ten minutes or an hour (a sixteenth each): long and
+/// sparse, objects hibernate between calls and alarms come due between them. The longest
+/// are the rarest: periodic alarms run all through them.
 pub fn max_think_ms(scenario: &dyn Scenario, seed: u64) -> u64 {
     let own = scenario.shape().max_think_ms;
     let mut d = Decisions::new(seed, PACE_STREAM);
     if d.chance(500) {
         own
     } else {
-        own.max([1_000, 30_000, 600_000, 3_600_000][d.index(4)])
+        own.max([1_000, 1_000, 1_000, 1_000, 30_000, 30_000, 600_000, 3_600_000][d.index(8)])
     }
 }
 

@@ -206,6 +206,8 @@ impl FaultPlan {
         // Half the seeds keep the chaos phase to the workload; the rest hold it on for a
         // span from seconds to hours, so alarms set far ahead run under faults.
         let horizon_ms = if h.chance(500) { 0 } else { [10_000, 120_000, 1_200_000, 7_200_000][h.index(4)] };
+        // (The hold after the workload ends early once enough alarm attempts ran in it, so a
+        // long horizon costs little for objects with frequent periodic alarms.)
         let outages = |h: &mut Decisions| if h.chance(200) { h.between(1, 2) as u32 } else { 0 };
         let storage_outages = outages(&mut h);
         let call_outages = outages(&mut h);
