@@ -1,7 +1,8 @@
-//! Which strand runs first when several are ready: the uniform random order madsim gives,
+//! Which task runs first when several are ready: the uniform random order madsim gives,
 //! or probabilistic concurrency testing (PCT, Burckhardt et al. 2010, as in Coyote): every
-//! strand gets a random priority, the highest-priority ready strand runs first, and at a few
-//! drawn change points the running strand drops below all others. The seed picks (swarm).
+//! task of the run (clients, calls in flight, commits, timers, alarms) gets a random
+//! priority, the highest-priority ready task runs first, and at a few drawn change points
+//! the running task drops below all others. The seed picks (swarm).
 
 use crate::faults::Decisions;
 use serde::{Deserialize, Serialize};
@@ -47,25 +48,25 @@ impl Scheduler {
 /// Decision stream of the scheduler's draws.
 pub const SCHEDULER_STREAM: u64 = 0x5343_4845_4400;
 
-/// Change points of a PCT run are drawn among its first this many strand turns.
-const CHANGE_WINDOW: u64 = 400;
+/// Change points of a PCT run are drawn among its first this many task turns.
+const CHANGE_WINDOW: u64 = 1000;
 
-/// A PCT run's state: strand priorities, which strands are ready, the change points.
+/// A PCT run's state: task priorities, which tasks are ready, the change points.
 pub(crate) struct Pct {
     draws: Decisions,
-    /// Priority of each live strand (higher runs first).
+    /// Priority of each live task (higher runs first).
     priority: BTreeMap<u64, u64>,
-    /// Set by a strand's waker, cleared when the strand is polled.
+    /// Set by a task's waker, cleared when the task is polled.
     ready: BTreeMap<u64, Arc<AtomicBool>>,
-    /// Turn counts at which the running strand drops, each to a lower priority.
+    /// Turn counts at which the running task drops, each to a lower priority.
     changes: Vec<u64>,
     turns: u64,
-    /// Deferrals in a row of each strand (bounded, so a ready flag that no poll clears
-    /// cannot stall a strand for ever).
+    /// Deferrals in a row of each task (bounded, so a ready flag that no poll clears
+    /// cannot stall a task for ever).
     deferred: BTreeMap<u64, u32>,
 }
 
-/// Deferrals in a row after which a strand runs anyway.
+/// Deferrals in a row after which a task runs anyway.
 const MAX_DEFERRALS: u32 = 16;
 
 impl Pct {
@@ -81,31 +82,32 @@ impl Pct {
     /// The change points, for the trace.
     pub(crate) fn describe(&self) -> String {
         let at: Vec<String> = self.changes.iter().map(u64::to_string).collect();
-        format!("scheduler: pct, change points at strand turns [{}]", at.join(", "))
+        format!("scheduler: pct, change points at task turns [{}]", at.join(", "))
     }
 
-    /// A waker for `strand` that marks it ready before waking its task.
-    pub(crate) fn waker(&mut self, strand: u64, inner: &Waker) -> Waker {
-        let flag = self.ready.entry(strand).or_insert_with(|| Arc::new(AtomicBool::new(false))).clone();
-        if !self.priority.contains_key(&strand) {
+    /// A waker for `task` that marks it ready before waking its task.
+    pub(crate) fn waker(&mut self, task: u64, inner: &Waker) -> Waker {
+        let flag = self.ready.entry(task).or_insert_with(|| Arc::new(AtomicBool::new(false))).clone();
+        if !self.priority.contains_key(&task) {
             // Far above the change points' priorities (1, 2, ...).
             let p = self.draws.between(1 << 20, u64::MAX >> 1);
-            self.priority.insert(strand, p);
+            self.priority.insert(task, p);
         }
         Waker::from(Arc::new(Marking { flag, inner: inner.clone() }))
     }
 
-    /// Whether `strand`, about to run a turn, should let a ready strand of higher priority
+    /// Whether `task`, about to run a turn, should let a ready task of higher priority
     /// go first. Otherwise counts the turn (and applies a change point that falls on it).
-    pub(crate) fn defer(&mut self, strand: u64) -> bool {
-        if let Some(f) = self.ready.get(&strand) {
+    pub(crate) fn defer(&mut self, task: u64) -> bool {
+        if let Some(f) = self.ready.get(&task) {
             f.store(false, Ordering::Relaxed);
         }
-        let mine = self.priority.get(&strand).copied().unwrap_or(0);
-        let higher = self.ready.iter().any(|(s, f)| {
-            *s != strand && f.load(Ordering::Relaxed) && self.priority.get(s).copied().unwrap_or(0) > mine
-        });
-        let in_a_row = self.deferred.entry(strand).or_default();
+        let mine = self.priority.get(&task).copied().unwrap_or(0);
+        let higher = self
+            .ready
+            .iter()
+            .any(|(s, f)| *s != task && f.load(Ordering::Relaxed) && self.priority.get(s).copied().unwrap_or(0) > mine);
+        let in_a_row = self.deferred.entry(task).or_default();
         if higher && *in_a_row < MAX_DEFERRALS {
             *in_a_row += 1;
             return true;
@@ -113,20 +115,20 @@ impl Pct {
         *in_a_row = 0;
         self.turns += 1;
         if let Some(i) = self.changes.iter().position(|t| *t == self.turns) {
-            self.priority.insert(strand, i as u64 + 1);
+            self.priority.insert(task, i as u64 + 1);
         }
         false
     }
 
-    /// The strand ended.
-    pub(crate) fn forget(&mut self, strand: u64) {
-        self.priority.remove(&strand);
-        self.ready.remove(&strand);
-        self.deferred.remove(&strand);
+    /// The task ended.
+    pub(crate) fn forget(&mut self, task: u64) {
+        self.priority.remove(&task);
+        self.ready.remove(&task);
+        self.deferred.remove(&task);
     }
 }
 
-/// Marks its strand ready, then wakes the task.
+/// Marks its task ready, then wakes the task.
 struct Marking {
     flag: Arc<AtomicBool>,
     inner: Waker,

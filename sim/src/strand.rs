@@ -51,7 +51,6 @@ impl<T> Strand<T> {
     fn end(&mut self) {
         if self.body.take().is_some() {
             self.core.forget(self.id);
-            self.core.world.pct_forget(self.id);
         }
     }
 
@@ -81,26 +80,6 @@ impl<T> Future for Strand<T> {
         if this.body.is_none() || this.core.incarnation() != this.incarnation {
             return this.killed();
         }
-        // Under PCT every wake of this strand marks it ready, and a ready strand defers to
-        // one of higher priority (before it asks the gate, so the gate's queue keeps its order).
-        match this.core.world.pct_waker(this.id, cx.waker()) {
-            Some(w) => {
-                let mut cx = Context::from_waker(&w);
-                if !this.waiting && this.core.world.pct_defer(this.id) {
-                    w.wake_by_ref();
-                    return Poll::Pending;
-                }
-                this.turn(&mut cx)
-            }
-            None => this.turn(cx),
-        }
-    }
-}
-
-impl<T> Strand<T> {
-    /// One turn: through the gate, then the body's poll.
-    fn turn(&mut self, cx: &mut Context<'_>) -> Poll<Result<T>> {
-        let this = self;
         let entry = this.core.gate.borrow_mut().try_enter(this.id, cx.waker());
         match entry {
             Entry::Wait(blocker) => {

@@ -151,20 +151,20 @@ impl World {
         }
     }
 
-    /// Under PCT: the waker strand `strand` should use (it marks the strand ready).
-    pub(crate) fn pct_waker(&self, strand: u64, inner: &std::task::Waker) -> Option<std::task::Waker> {
-        self.0.pct.borrow_mut().as_mut().map(|p| p.waker(strand, inner))
+    /// Under PCT: the waker task `task` should use (it marks the task ready).
+    pub(crate) fn pct_waker(&self, task: u64, inner: &std::task::Waker) -> Option<std::task::Waker> {
+        self.0.pct.borrow_mut().as_mut().map(|p| p.waker(task, inner))
     }
 
-    /// Under PCT: whether `strand`, ready to run, lets a higher-priority ready strand go first.
-    pub(crate) fn pct_defer(&self, strand: u64) -> bool {
-        self.0.pct.borrow_mut().as_mut().is_some_and(|p| p.defer(strand))
+    /// Under PCT: whether `task`, ready to run, lets a higher-priority ready task go first.
+    pub(crate) fn pct_defer(&self, task: u64) -> bool {
+        self.0.pct.borrow_mut().as_mut().is_some_and(|p| p.defer(task))
     }
 
-    /// Under PCT: `strand` ended.
-    pub(crate) fn pct_forget(&self, strand: u64) {
+    /// Under PCT: `task` ended.
+    pub(crate) fn pct_forget(&self, task: u64) {
         if let Some(p) = self.0.pct.borrow_mut().as_mut() {
-            p.forget(strand);
+            p.forget(task);
         }
     }
 
