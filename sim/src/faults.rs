@@ -366,6 +366,35 @@ mod tests {
     }
 
     #[test]
+    fn swarm_plans_draw_horizons_outages_and_late_alarms() {
+        let plans: Vec<_> = (0..256).map(FaultPlan::swarm).collect();
+        assert!(plans.iter().any(|p| p.horizon_ms == 7_200_000));
+        assert!(plans.iter().any(|p| p.call_outages > 0 && p.outage_ms == 300_000));
+        assert!(plans.iter().any(|p| p.storage_outages > 0));
+        assert!(plans.iter().any(|p| p.alarm_late_ms > 0 && p.alarm_reset > 0));
+        // No outage drawn, no span: the faults line says nothing of outages.
+        assert!(plans.iter().all(|p| (p.storage_outages + p.call_outages + p.fetch_outages > 0) == (p.outage_ms > 0)));
+        // The older kinds drew from their own stream before and still do: a plan without the
+        // new kinds is what it was.
+        let old_part = |p: &FaultPlan| (p.timed_crashes, p.crash_at_await, p.crash_before_commit, p.reply_lost);
+        let mut d = Decisions::new(3, 0x5157_4152_4d00);
+        let crash_at_await = if d.chance(500) { [5, 20, 50, 150][d.index(4)] } else { 0 };
+        assert!(FaultPlan::swarm(3).is_quiet() || old_part(&FaultPlan::swarm(3)).1 == crash_at_await);
+    }
+
+    #[test]
+    fn outage_windows_fall_inside_the_horizon_and_last_their_span() {
+        let plan =
+            FaultPlan { horizon_ms: 60_000, call_outages: 2, storage_outages: 1, outage_ms: 5_000, ..FaultPlan::NONE };
+        let w = plan.outage_windows(7, 50);
+        assert_eq!(w, plan.outage_windows(7, 50));
+        assert_eq!(w.len(), 3);
+        assert!(w.iter().all(|o| (1..=60_000).contains(&o.from_ms) && o.until_ms == o.from_ms + 5_000));
+        assert_eq!(w.iter().filter(|o| o.kind == Outage::Calls).count(), 2);
+        assert!(FaultPlan::NONE.outage_windows(7, 50).is_empty());
+    }
+
+    #[test]
     fn decisions_repeat_for_a_seed() {
         let a: Vec<u64> = {
             let mut d = Decisions::new(9, 1);
