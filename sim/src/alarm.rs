@@ -64,8 +64,6 @@ pub(crate) struct AlarmState {
     pub retry_pending: bool,
     /// The running handler called `abort` with `retry_alarm: false`.
     pub abandon_requested: bool,
-    /// The alarm abandoned whose deletion is written but not yet committed.
-    pub deleting_abandoned: Option<u64>,
 }
 
 /// The committed alarm changed: re-arm (unless a handler is running; it re-arms after).
@@ -74,7 +72,6 @@ pub(crate) fn persisted(core: &Rc<ObjectCore>, value: Option<u64>) {
     if st.persisted != value {
         st.retry_count = 0;
         st.retry_pending = false;
-        st.deleting_abandoned = None;
     }
     st.persisted = value;
     if value.is_some() {
@@ -246,26 +243,17 @@ fn retry_later(core: &Rc<ObjectCore>, t: u64) {
 fn abandon(core: &Rc<ObjectCore>, t: u64) {
     core.world.trace(&core.label, format!("alarm set for {t}ms abandoned after {MAX_RETRIES} retries"));
     {
+        // Giving up is the scheduler's decision (it lives outside the object): it stops
+        // following this alarm even if the deletion written below is lost to a crash.
         let mut st = core.alarm.borrow_mut();
         st.retry_count = 0;
         st.retry_pending = false;
+        if st.persisted == Some(t) {
+            st.persisted = None;
+        }
     }
-    if core.stored_alarm().ok().flatten() == Some(t) && core.write_alarm(None, true).is_ok() {
-        core.alarm.borrow_mut().deleting_abandoned = Some(t);
-    }
-}
-
-/// After a reset: an abandoned alarm whose deletion was lost with the batch that carried it
-/// is still the committed alarm, so the scheduler arms it again (a fresh start, retry 0).
-pub(crate) fn after_reset(core: &Rc<ObjectCore>) {
-    let rearm = {
-        let mut st = core.alarm.borrow_mut();
-        let lost = st.deleting_abandoned.take();
-        lost.is_some() && st.persisted == lost && st.running.is_none() && !st.retry_pending
-    };
-    if rearm {
-        core.world.trace(&core.label, "the deletion of the abandoned alarm was lost: it is armed again");
-        arm(core);
+    if core.stored_alarm().ok().flatten() == Some(t) {
+        let _ = core.write_alarm(None, true);
     }
 }
 

@@ -498,9 +498,6 @@ impl ObjectCore {
         for w in wakers {
             w.wake();
         }
-        if let Some(me) = self.me.upgrade() {
-            crate::alarm::after_reset(&me);
-        }
     }
 
     /// Loses what is not durable: (batch lost, KV flush in flight that landed with the
