@@ -189,9 +189,15 @@ fn shards_split_the_seed_space() {
 #[test]
 fn timed_fuzz_shows_progress_summary_and_sometimes_table() {
     let o = dosim(&["fuzz", "--time", "3s", "--jobs", "2", "--json", "--no-save"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(stderr(&o).contains("progress:"), "{}", stderr(&o));
     let summary = json(&o);
+    // Three seconds give each scenario a seed or two: a known defect may go unfound in them
+    // (one seed in four runs its clients sparsely, where races do not happen), so exit 1 is
+    // fine as long as nothing expected to pass failed.
+    for c in summary["scenarios"].as_array().unwrap() {
+        assert!(!(c["expect"] == "pass" && c["failures"].as_u64().unwrap() > 0), "{c}: {}", stdout(&o));
+    }
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stdout(&o));
+    assert!(stderr(&o).contains("progress:"), "{}", stderr(&o));
     assert!(summary["runs"].as_u64().unwrap() > 10);
     assert!(summary["sometimes"]["reply held by the output gate"].as_u64().unwrap() > 0);
     assert!(summary["never_reached"].is_array());
@@ -316,6 +322,10 @@ fn fuzz_json_without_wall_time(args: &[&str]) -> (Option<i32>, Vec<serde_json::V
     let summary = lines.last_mut().expect("a summary line");
     assert_eq!(summary["summary"], true, "{summary}");
     summary.as_object_mut().unwrap().remove("wall_s");
+    // The wall time until each scenario's first failure varies too (its run count does not).
+    for c in summary["scenarios"].as_array_mut().into_iter().flatten() {
+        c.as_object_mut().unwrap().remove("first_failure_s");
+    }
     (o.status.code(), lines)
 }
 

@@ -78,7 +78,9 @@ fn a_fast_subset_is_killed_and_its_twins_and_controls_pass_the_same_way_twice() 
     let (code, first) = zoo_json(&args);
     assert_eq!(code, Some(0), "{first:#}");
     let results = first["results"].as_array().unwrap();
-    assert_eq!(results.len(), 2 * FAST.len() - 1, "four mutants, four twins, one control: {first:#}");
+    let schedulers = first["schedulers"].as_array().map_or(0, Vec::len);
+    assert_eq!(schedulers, 2, "both schedulers, random and pct: {first:#}");
+    assert_eq!(results.len(), schedulers * (2 * FAST.len() - 1), "four mutants, four twins, one control: {first:#}");
     for r in results {
         match r["role"].as_str().unwrap() {
             "mutant" => {
@@ -184,7 +186,8 @@ fn the_two_settled_gate_divergences_behave_as_workerd() {
     let (code, report) = zoo_json(&["--seeds", "30", "--budget", "60s", "--entry", names[0], "--entry", names[1]]);
     assert_eq!(code, Some(0), "{report:#}");
     let results = report["results"].as_array().unwrap();
-    assert_eq!(results.len(), 3, "a control, a mutant and its twin: {report:#}");
+    let schedulers = report["schedulers"].as_array().map_or(0, Vec::len);
+    assert_eq!(results.len(), 3 * schedulers, "a control, a mutant and its twin, per scheduler: {report:#}");
     for r in results {
         assert!(r["ok"].as_bool().unwrap(), "{r:#}");
         match r["role"].as_str().unwrap() {

@@ -414,6 +414,10 @@ pub(crate) fn install<'js>(
         inst.state.log(&line);
         Ok(Value::new_undefined(ctx.clone()))
     });
+    host_fn!("sometimes", bare |inst, ctx, label: String| {
+        inst.state.world().user_sometimes(&label);
+        Ok(Value::new_undefined(ctx.clone()))
+    });
 
     // ---- env: namespaces of JavaScript classes, stubs, calls ----
     // Needs no instance: the isolate's own `env` is made before any object runs.

@@ -196,6 +196,9 @@
       host.log(level, args.map(show).join(" "));
   globalThis.console = { log: log("log"), info: log("info"), warn: log("warn"), error: log("error"), debug: log("debug") };
   globalThis.structuredClone = (v) => fromJson(toJson(v, new Set()));
+  // The user's own "sometimes" points: `dosim.sometimes("label")` counts a visit to an
+  // interesting state; the fuzz summary lists how often each was reached.
+  globalThis.dosim = Object.freeze({ sometimes: (label) => host.sometimes(String(label)) });
 
   // ---- timers: each callback enters through the input gate (inside the critical section
   // it was set in, if any); what it throws, or its promise rejects with, is logged ----

@@ -52,6 +52,9 @@ pub struct Regression {
     /// Output gate policy of the run.
     #[serde(default)]
     pub output_gate: GatePolicy,
+    /// The scheduler the run was given (`swarm`, the default, is not written).
+    #[serde(default, skip_serializing_if = "is_swarm")]
+    pub scheduler: dosim_sim::Scheduler,
     /// Budgets changed from their defaults (`--limit`), if any.
     #[serde(default, skip_serializing_if = "is_default_budgets")]
     pub budgets: Budgets,
@@ -68,6 +71,10 @@ pub struct Regression {
     /// the module's absolute path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<UserRecord>,
+}
+
+fn is_swarm(s: &dosim_sim::Scheduler) -> bool {
+    *s == dosim_sim::Scheduler::Swarm
 }
 
 /// Why a regression file cannot be used.
@@ -221,6 +228,7 @@ impl Regression {
             seed: o.config.seed,
             input_gate: o.config.input_gate,
             output_gate: o.config.output_gate,
+            scheduler: o.config.scheduler,
             budgets: o.config.budgets.clone(),
             compatibility: o.config.compatibility.clone(),
             violation: Recorded { checker: v.checker.clone(), message: v.message.clone() },
@@ -250,6 +258,7 @@ impl Regression {
             .output_gate(self.output_gate)
             .budgets(self.budgets.clone())
             .compatibility(self.compatibility.clone())
+            .scheduler(self.scheduler)
     }
 
     /// Runs it again.

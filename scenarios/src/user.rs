@@ -31,7 +31,7 @@ pub const BINDING: &str = "OBJECT";
 /// What the module may export to judge a run: `export function invariant(run)`. It runs
 /// after the run, in a fresh engine outside the simulation (its clock frozen at 0, its
 /// randomness a fixed stream, so the verdict is the same every time), with
-/// `run = { history, storage, tables, alarms }`: `history` lists every call in invoke
+/// `run = { history, storage, tables, alarms, objects }`: `history` lists every call in invoke
 /// order as `{ index, client, method, args, ok, value, error, invokedAt, completedAt }`
 /// (`ok` is `true`, `false`, or `null` when the caller cannot know whether it ran);
 /// `storage` is the object's committed key-value data, `tables` its committed SQL rows
@@ -39,7 +39,8 @@ pub const BINDING: &str = "OBJECT";
 /// object's outbound requests (`{ index, from, request, sent_at, finished_at,
 /// response, error, delivered }`, see `dosim_sim::Exchange`); a WebSocket client's entries of `history`
 /// are its request's fields (`{ websocket, send }`, `{ websocket, received }`,
-/// `{ websocket, closed, reason }`, ...) with `ok`, `error` and the times. It returns
+/// `{ websocket, closed, reason }`, ...) with `ok`, `error` and the times; `objects` is the whole world, every object by binding
+/// and id (see [`objects_view`]). It returns
 /// nothing (or an empty array) when the run is right, else a message or an array of
 /// messages; throwing counts as one message.
 pub const INVARIANT_HOOK: &str = "invariant";
@@ -487,6 +488,7 @@ impl UserScenario {
             "tables": report.tables.get(&label).cloned().unwrap_or_default(),
             "alarms": report.alarms_set.get(&label),
             "fetches": report.exchanges,
+            "objects": objects_view(report),
         })
     }
 }
@@ -641,6 +643,38 @@ pub fn backend_name(b: Backend) -> &'static str {
         Backend::Kv => "kv",
         Backend::Sqlite => "sqlite",
     }
+}
+
+/// `run.objects`: every object of the run by binding, then id (its name, or `#` and the
+/// first 8 hex digits of an id not made from a name), as
+/// `{ storage, tables, alarms, calls }`; `calls` lists what the object sent out, in order,
+/// as `{ kind, to, method, args, sentAt, endedAt, outcome }`.
+pub fn objects_view(report: &RunReport) -> Value {
+    let mut all = serde_json::Map::new();
+    for (binding, ids) in report.objects() {
+        let mut by_id = serde_json::Map::new();
+        for (id, o) in ids {
+            let calls: Vec<Value> = o
+                .calls
+                .iter()
+                .map(|c| {
+                    let call: Option<JsCall> = serde_json::from_value(c.request.clone()).ok();
+                    let (method, args) = match call {
+                        Some(call) => (json!(call.method), json!(call.args)),
+                        None => (Value::Null, c.request.clone()),
+                    };
+                    json!({
+                        "kind": c.kind, "to": c.to, "method": method, "args": args,
+                        "sentAt": c.sent_at.as_millis(), "endedAt": c.ended_at.map(|t| t.as_millis()),
+                        "outcome": c.outcome,
+                    })
+                })
+                .collect();
+            by_id.insert(id, json!({ "storage": o.storage, "tables": o.tables, "alarms": o.alarm, "calls": calls }));
+        }
+        all.insert(binding, Value::Object(by_id));
+    }
+    Value::Object(all)
 }
 
 /// `Backend` from its command-line name.

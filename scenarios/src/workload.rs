@@ -108,6 +108,7 @@ impl Workload {
             ("call_refused", f.call_refused),
             ("call_reset", f.call_reset),
             ("reply_lost", f.reply_lost),
+            ("alarm_reset", f.alarm_reset),
         ];
         if let Some((name, _)) = rates.iter().find(|(_, r)| *r > 1000) {
             return Err(format!("the fault rate {name} is above 1000\u{2030} (rates are per mille)"));
@@ -117,6 +118,12 @@ impl Workload {
         }
         if f.timed_crashes as usize > MAX_CRASHES || self.crashes.len() > MAX_CRASHES {
             return Err(format!("more than {MAX_CRASHES} timed crashes"));
+        }
+        if [f.horizon_ms, f.outage_ms, f.alarm_late_ms].iter().any(|t| *t > MAX_TIME_MS) {
+            return Err(format!("a horizon, outage or alarm delay is longer than {MAX_TIME_MS} ms"));
+        }
+        if [f.storage_outages, f.call_outages, f.fetch_outages].iter().any(|n| *n as usize > MAX_CRASHES) {
+            return Err(format!("more than {MAX_CRASHES} outages"));
         }
         if self.crashes.iter().any(|t| *t > MAX_TIME_MS) {
             return Err(format!("a timed crash is later than {MAX_TIME_MS} ms"));
@@ -145,8 +152,31 @@ pub const MAX_SLOWDOWN: u64 = 1_000;
 
 /// The clients' calls of a scenario, as a shrinkable strategy.
 pub fn clients_strategy(scenario: &dyn Scenario) -> BoxedStrategy<Vec<Vec<Call>>> {
+    clients_strategy_paced(scenario, scenario.shape().max_think_ms)
+}
+
+/// Decision stream of a seed's pace (its own, so the older draws stayed as they were).
+const PACE_STREAM: u64 = 0x5041_4345;
+
+/// The longest think time of seed `seed`'s clients, swarm style: three seeds in four keep
+/// the scenario's own (short and dense: races need calls that overlap), the rest think for
+/// up to a second (an eighth of the seeds), half a minute (a sixteenth), ten minutes or an
+/// hour (a thirty-second each): long and sparse, objects hibernate between calls and alarms
+/// come due between them. The longest are the rarest: periodic alarms run all through them.
+pub fn max_think_ms(scenario: &dyn Scenario, seed: u64) -> u64 {
+    let own = scenario.shape().max_think_ms;
+    let mut d = Decisions::new(seed, PACE_STREAM);
+    if d.chance(750) {
+        own
+    } else {
+        own.max([1_000, 1_000, 1_000, 1_000, 30_000, 30_000, 600_000, 3_600_000][d.index(8)])
+    }
+}
+
+/// The clients' calls of a scenario with think times up to `max_think_ms`.
+pub fn clients_strategy_paced(scenario: &dyn Scenario, max_think_ms: u64) -> BoxedStrategy<Vec<Vec<Call>>> {
     let shape = scenario.shape();
-    let call = (0..=shape.max_think_ms, scenario.requests()).prop_map(|(think_ms, request)| Call { think_ms, request });
+    let call = (0..=max_think_ms, scenario.requests()).prop_map(|(think_ms, request)| Call { think_ms, request });
     let client = proptest::collection::vec(call, shape.calls.0..=shape.calls.1);
     proptest::collection::vec(client, shape.clients.0..=shape.clients.1).boxed()
 }
@@ -166,11 +196,14 @@ pub fn generate(scenario: &dyn Scenario, seed: u64, faults: FaultPolicy) -> Gene
     bytes[8..16].copy_from_slice(b"dosim-wl");
     let config = Config { failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
-    let tree = clients_strategy(scenario).new_tree(&mut runner).expect("workload strategies never reject");
+    let tree = clients_strategy_paced(scenario, max_think_ms(scenario, seed))
+        .new_tree(&mut runner)
+        .expect("workload strategies never reject");
     let plan = faults.plan(seed);
     let mut d = Decisions::new(seed, 0x6372_6173_6800);
-    let mut crashes: Vec<u64> =
-        (0..plan.timed_crashes).map(|_| d.between(1, scenario.shape().chaos_window_ms)).collect();
+    // Timed crashes land anywhere in the chaos phase: the window, or the plan's horizon.
+    let window = scenario.shape().chaos_window_ms.max(plan.horizon_ms);
+    let mut crashes: Vec<u64> = (0..plan.timed_crashes).map(|_| d.between(1, window)).collect();
     crashes.sort_unstable();
     let workload = Workload { faults: plan, crashes, clients: tree.current() };
     Generated { workload, tree: Box::new(tree) }

@@ -74,6 +74,9 @@ pub(crate) fn persisted(core: &Rc<ObjectCore>, value: Option<u64>) {
         st.retry_pending = false;
     }
     st.persisted = value;
+    if value.is_some() {
+        core.world.uses("alarm");
+    }
     let idle = st.running.is_none();
     drop(st);
     if idle {
@@ -90,11 +93,19 @@ fn arm(core: &Rc<ObjectCore>) {
     };
     let Some(t) = at else { return };
     let weak = Rc::downgrade(core);
-    let sleep = core.world.sleep_until(SimTime(t.max(core.world.now().as_millis())));
+    // The real scheduler may deliver an alarm late; the plan draws by how much.
+    let late = core.world.alarm_delay();
+    if late > 0 {
+        core.world.trace(&core.label, format!("the alarm set for {t}ms will fire {late} ms late (injected)"));
+    }
+    let sleep = core.world.sleep_until(SimTime(t.max(core.world.now().as_millis()) + late));
     crate::task::spawn(&core.world, async move {
         sleep.await;
         let Some(core) = weak.upgrade() else { return };
         if core.alarm.borrow().epoch == epoch {
+            if late > 0 {
+                core.world.sometimes("alarm delivered late");
+            }
             run(core, t).await;
         }
     });
@@ -124,6 +135,18 @@ async fn run(core: Rc<ObjectCore>, t: u64) {
         outcome: "running".into(),
     });
     let incarnation = core.incarnation();
+    if let Some(after) = world.alarm_reset_after() {
+        let (target, w) = (Rc::downgrade(&core), world.clone());
+        let sleep = world.sleep(Duration::from_millis(after));
+        crate::task::spawn(&world, async move {
+            sleep.await;
+            let Some(t) = target.upgrade() else { return };
+            if t.incarnation() == incarnation && t.alarm.borrow().running.is_some() {
+                w.sometimes("reset while an alarm ran");
+                t.crash("injected: reset while the alarm ran");
+            }
+        });
+    }
     let info = AlarmInfo { retry_count, is_retry: retry_count > 0, scheduled_time: SimTime(t) };
     let mut result = driver(core.clone(), info).await;
     if result.is_ok() {
@@ -220,13 +243,24 @@ fn retry_later(core: &Rc<ObjectCore>, t: u64) {
 fn abandon(core: &Rc<ObjectCore>, t: u64) {
     core.world.trace(&core.label, format!("alarm set for {t}ms abandoned after {MAX_RETRIES} retries"));
     {
+        // Giving up is the scheduler's decision (it lives outside the object): it stops
+        // following this alarm even if the deletion written below is lost to a crash.
         let mut st = core.alarm.borrow_mut();
         st.retry_count = 0;
         st.retry_pending = false;
+        if st.persisted == Some(t) {
+            st.persisted = None;
+        }
     }
     if core.stored_alarm().ok().flatten() == Some(t) {
         let _ = core.write_alarm(None, true);
     }
+}
+
+/// Whether an attempt of `core`'s alarm is running or a retry of it is waiting.
+pub(crate) fn busy(core: &ObjectCore) -> bool {
+    let st = core.alarm.borrow();
+    st.running.is_some() || st.retry_pending
 }
 
 /// The alarm the scheduler of `core` still owes by `deadline`, if any: one whose attempt

@@ -50,6 +50,9 @@ pub struct SimConfig {
     /// How far object code may go before it is stopped and reported (`budget`).
     #[serde(default)]
     pub budgets: Budgets,
+    /// Which strand runs first when several are ready (`random`, `pct`, or drawn per seed).
+    #[serde(default)]
+    pub scheduler: crate::schedule::Scheduler,
 }
 
 impl SimConfig {
@@ -74,6 +77,7 @@ impl SimConfig {
             crash_times: None,
             record_trace: true,
             budgets: Budgets::default(),
+            scheduler: crate::schedule::Scheduler::Swarm,
         }
     }
 
@@ -104,6 +108,12 @@ impl SimConfig {
     /// Sets the compatibility date and flags.
     pub fn compatibility(mut self, c: Compatibility) -> Self {
         self.compatibility = c;
+        self
+    }
+
+    /// Sets the scheduler.
+    pub fn scheduler(mut self, s: crate::schedule::Scheduler) -> Self {
+        self.scheduler = s;
         self
     }
 

@@ -75,7 +75,10 @@ impl ObjectCore {
                 h.write(label.as_bytes());
                 Store::Sqlite(SqliteStore::open(h.finish())?)
             }
-            Backend::Kv => Store::Kv(KvStore::new()),
+            Backend::Kv => {
+                world.uses("kv");
+                Store::Kv(KvStore::new())
+            }
         };
         let enforced = world.config().input_gate == GatePolicy::Enforced;
         let core = Rc::new_cyclic(|me| ObjectCore {
@@ -278,6 +281,11 @@ impl ObjectCore {
             let plan = core.world.fault_plan();
             if core.world.decide().chance(plan.crash_before_commit) {
                 core.crash(&format!("injected: between the writes of batch #{batch} and its commit"));
+                return;
+            }
+            if core.world.in_outage(crate::faults::Outage::Storage) {
+                core.world.sometimes("object reset by a failed write");
+                core.fail_write(&format!("injected: storage outage, commit of batch #{batch} failed"));
                 return;
             }
             if core.world.decide().chance(plan.commit_failure) {

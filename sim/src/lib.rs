@@ -50,6 +50,7 @@ pub mod network;
 pub mod object;
 pub mod report;
 pub mod run;
+mod schedule;
 pub mod socket;
 pub mod storage;
 pub mod strand;
@@ -65,12 +66,13 @@ pub use client::Client;
 pub use compat::Compatibility;
 pub use config::{GatePolicy, SimConfig};
 pub use error::{Error, ErrorKind, Result};
-pub use faults::{FaultPlan, FaultPolicy};
+pub use faults::{FaultPlan, FaultPolicy, Outage, OutageWindow};
 pub use namespace::{Namespace, ObjectId, Stub};
 pub use network::{Exchange, HttpRequest, HttpResponse, NetworkFaults, Responder};
 pub use object::{AbortOptions, DurableObject, Env, State};
-pub use report::{RunReport, Stats, Violation, SOMETIMES};
+pub use report::{reachable, ObjectView, Outgoing, RunReport, Stats, Violation, NEEDS, SOMETIMES, USER_POINT};
 pub use run::run;
+pub use schedule::Scheduler;
 pub use socket::{Connection, Received, WebSocket};
 pub use storage::{
     Backend, Cursor, ListOptions, ReadOptions, Row, Sql, SqlValue, Storage, StorageOp, Txn, WriteOptions,

@@ -228,15 +228,54 @@ impl<O: DurableObject> Stub<O> {
             let mut d = world.decide();
             (d.chance(plan.call_refused), d.chance(plan.call_reset), d.chance(plan.reply_lost))
         };
+        // From here the request has left its caller: it travels and runs on its own task,
+        // so a caller that resets meanwhile does not cancel it (measured on workerd: a call
+        // that reached its callee runs to its end after the caller's `ctx.abort()`; one the
+        // caller dropped in the same turn never arrives). The caller waits for the reply.
+        let caller = crate::strand::current_object().map(|c| c.label.clone());
+        if caller.is_some() {
+            world.uses("call between objects");
+        }
+        let outgoing = caller.as_ref().map(|from| {
+            world.record_outgoing(crate::report::Outgoing {
+                kind: "call".into(),
+                from: from.clone(),
+                to: self.label(),
+                request: serde_json::to_value(&request).unwrap_or(serde_json::Value::Null),
+                sent_at: world.now(),
+                ended_at: None,
+                outcome: "pending".into(),
+            })
+        });
+        let waiting = Rc::new(std::cell::Cell::new(true));
+        let flight = Flight { refused, reset, lost, from_object: caller.is_some(), outgoing, waiting: waiting.clone() };
+        let task = world.spawn(self.clone().fly(request, what, depth, flight));
+        let _waiting = StillWaiting(waiting);
+        task.await.unwrap_or_else(|_| Err(Error::network_lost()))
+    }
+
+    /// The call's journey once it has left the caller: latency there, delivery, the
+    /// handler and the output gate, latency back; the injected faults drawn at departure.
+    async fn fly(self, request: O::Request, what: String, depth: u32, flight: Flight) -> Result<O::Response> {
+        let world = self.ns.inner.world.clone();
         let there = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
         world.sleep(Duration::from_millis(there)).await;
-        if refused {
-            world.trace("world", format!("{what} to {} refused before delivery (injected)", self.label()));
+        let outage = flight.from_object && world.in_outage(crate::faults::Outage::Calls);
+        if flight.refused || outage {
+            let why = if outage { "a calls outage" } else { "injected" };
+            world.trace("world", format!("{what} to {} refused before delivery ({why})", self.label()));
+            flight.ended(&world, &what, &self.label(), format!("refused: {why}"));
             return Err(Error::network_lost());
         }
         // The object exists for the runtime once a call reaches it.
-        let core = self.ns.host(&self.id)?;
-        if reset {
+        let core = match self.ns.host(&self.id) {
+            Ok(c) => c,
+            Err(e) => {
+                flight.ended(&world, &what, &self.label(), format!("error: {}", e.message));
+                return Err(e);
+            }
+        };
+        if flight.reset {
             let delay = world.decide().between(0, 2);
             let (target, w) = (Rc::downgrade(&core), world.clone());
             world.spawn(async move {
@@ -249,9 +288,10 @@ impl<O: DurableObject> Stub<O> {
         let result = deliver::<O>(&core, &self.id, request, what.clone(), depth).await;
         let back = world.decide().between(LATENCY_MS.0, LATENCY_MS.1);
         world.sleep(Duration::from_millis(back)).await;
-        if lost {
+        if flight.lost {
             world.trace(&core.label, format!("the reply to {what} was lost (injected)"));
             world.sometimes("reply lost after the call ran");
+            flight.ended(&world, &what, &core.label, "lost".into());
             return Err(Error::network_lost());
         }
         if let Err(e) = &result {
@@ -259,7 +299,50 @@ impl<O: DurableObject> Stub<O> {
                 *self.broken.borrow_mut() = Some(e.clone());
             }
         }
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("error: {}", e.message),
+        };
+        flight.ended(&world, &what, &core.label, outcome);
         result
+    }
+}
+
+/// What a call in flight carries besides its request.
+struct Flight {
+    refused: bool,
+    reset: bool,
+    lost: bool,
+    /// Made from inside an object (so outages of calls between objects apply).
+    from_object: bool,
+    /// Its entry in the run's outgoing list, for a call an object made.
+    outgoing: Option<usize>,
+    /// Cleared when the caller stops waiting (its instance reset).
+    waiting: Rc<std::cell::Cell<bool>>,
+}
+
+impl Flight {
+    /// Records how the call ended; says so in the trace when its caller is gone.
+    fn ended(&self, world: &World, what: &str, target: &str, outcome: String) {
+        let outcome = if self.waiting.get() {
+            outcome
+        } else {
+            world.trace(target, format!("{what} ended ({outcome}) after its caller reset: the reply goes nowhere"));
+            world.sometimes("call outlived its caller's reset");
+            format!("{outcome} (caller reset)")
+        };
+        if let Some(i) = self.outgoing {
+            world.set_outgoing_outcome(i, outcome);
+        }
+    }
+}
+
+/// Held by the caller while it waits for a reply; dropped with the caller's future.
+struct StillWaiting(Rc<std::cell::Cell<bool>>);
+
+impl Drop for StillWaiting {
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }
 

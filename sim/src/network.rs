@@ -227,6 +227,8 @@ impl World {
             (latency, d.chance(faults.connection_error), d.chance(faults.timeout), d.chance(faults.server_error))
         };
         self.sleep(Duration::from_millis(latency)).await;
+        // An outage of outbound fetch (the fault plan's horizons) refuses the connection too.
+        let refused = refused || self.in_outage(crate::faults::Outage::Fetch);
         let outcome = match host {
             None => Err(Error::usage(format!("Fetch API cannot load: {}", request.url))),
             Some(_) if refused => Err(Error::usage(CONNECTION_LOST)),

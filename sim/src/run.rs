@@ -128,6 +128,7 @@ fn harness_report(seed: u64, plan: crate::faults::FaultPlan, msg: String) -> Run
         alarms: Vec::new(),
         sim_time: SimTime(0),
         exchanges: Vec::new(),
+        outgoing: Vec::new(),
     };
     if !msg.is_empty() {
         r.violations.push(Violation { checker: "harness".into(), message: msg, at: SimTime(0) });
@@ -150,9 +151,13 @@ where
             let world = World::new(config, abandon);
             *keep.borrow_mut() = Some(world.clone());
             world.trace("world", format!("seed {} faults: {}", world.seed(), world.fault_plan()));
+            if let Some(pct) = world.pct_description() {
+                world.trace("world", pct);
+            }
             spawn_chaos(&world);
             let main = async {
                 workload(world.clone()).await;
+                hold_chaos(&world).await;
                 settle(&world).await;
             };
             // A budget (or the watchdog) may stop the run: it then ends with what it has.
@@ -204,7 +209,8 @@ fn spawn_chaos(world: &World) {
     let mut times: Vec<u64> = match &world.config().crash_times {
         Some(fixed) => fixed.clone(),
         None => {
-            let window = world.config().chaos_window_ms;
+            // Spread over the whole horizon when the plan has one.
+            let window = world.config().chaos_window_ms.max(world.fault_plan().horizon_ms);
             (0..world.fault_plan().timed_crashes).map(|_| world.decide().between(1, window)).collect()
         }
     };
@@ -226,6 +232,33 @@ fn spawn_chaos(world: &World) {
     });
 }
 
+/// After the workload: the chaos phase goes on until the plan's horizon and every outage
+/// are over (the clock jumps; alarms and timers run meanwhile, under the plan's faults).
+/// The hold ends early once this many alarm attempts ran in it: a horizon is for alarms set
+/// far ahead, and a periodic alarm has shown its faults by then (an hour of a 1 s alarm
+/// would cost thousands of attempts per run).
+const HOLD_ALARM_ATTEMPTS: usize = 48;
+
+/// How often the hold looks at the alarm attempts (simulated ms).
+const HOLD_STEP_MS: u64 = 60_000;
+
+async fn hold_chaos(world: &World) {
+    let until = world.chaos_until();
+    if world.calm_since().is_some() || world.now().as_millis() >= until {
+        return;
+    }
+    world.trace("world", format!("workload done; faults go on until {until}ms (the plan's horizon)"));
+    let before = world.0.alarms.borrow().len();
+    while world.now().as_millis() < until {
+        if world.0.alarms.borrow().len() - before >= HOLD_ALARM_ATTEMPTS {
+            world.trace("world", format!("horizon cut short: {HOLD_ALARM_ATTEMPTS} alarm attempts ran in it"));
+            return;
+        }
+        let next = (world.now().as_millis() + HOLD_STEP_MS).min(until);
+        world.sleep_until(SimTime(next)).await;
+    }
+}
+
 /// The liveness phase: once the workload is done, faults stop and the run must settle
 /// within the budget: every batch committed, every strand finished, every alarm due by
 /// then run to success or abandoned. Work still in progress at that deadline (an attempt
@@ -241,7 +274,9 @@ async fn settle(world: &World) {
         let objects = world.0.objects.borrow().clone();
         let busy = objects.iter().any(|o| o.has_open_batch());
         let working = objects.iter().any(|o| o.has_live_strands());
-        let owed = objects.iter().any(|o| crate::alarm::owes(o, deadline).is_some());
+        // A periodic alarm is always owed; once it ran to success in this phase (and no
+        // attempt or retry of it is under way) the object has shown it settles.
+        let owed = objects.iter().any(|o| crate::alarm::owes(o, deadline).is_some() && !settled_alarm(world, o));
         if !busy && !working && !owed {
             return;
         }
@@ -293,6 +328,22 @@ async fn settle(world: &World) {
         let step: u64 = if busy { 1 } else { 100 };
         world.sleep(Duration::from_millis(step.min(grace_end - now))).await;
     }
+}
+
+/// Whether `core`'s alarm ran to success since the liveness phase began, and nothing of
+/// it runs or waits for a retry now.
+fn settled_alarm(world: &World, core: &crate::host::ObjectCore) -> bool {
+    if crate::alarm::busy(core) {
+        return false;
+    }
+    let since = world.calm_since().unwrap_or(0);
+    world
+        .0
+        .alarms
+        .borrow()
+        .iter()
+        .rev()
+        .any(|a| a.object == core.label && a.at.as_millis() >= since && a.outcome == "ok")
 }
 
 /// What one object had not finished at the liveness deadline.
@@ -362,6 +413,7 @@ fn finish(world: &World) -> RunReport {
         alarms: std::mem::take(&mut *world.0.alarms.borrow_mut()),
         sim_time: world.now(),
         exchanges: world.exchanges(),
+        outgoing: std::mem::take(&mut *world.0.outgoing.borrow_mut()),
     }
 }
 

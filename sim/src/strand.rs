@@ -286,6 +286,7 @@ async fn first_of<T>(work: impl Future<Output = T>, timer: impl Future<Output = 
 /// Starts `body` as a critical section (SEMANTICS.md §1.5): from now until it settles,
 /// only its own strand enters the object; on success the caller goes before anyone queued.
 pub(crate) fn block_concurrency_while<T: 'static>(core: &Rc<ObjectCore>, body: Body<T>) -> CriticalSection<T> {
+    core.world.uses("critical section");
     let parent = current_strand();
     let id = core.world.next_strand();
     core.world.set_depth(id, core.world.depth_of(parent));

@@ -32,10 +32,24 @@ impl Future for Guarded {
             return Poll::Ready(());
         }
         let Some(inner) = this.inner.as_mut() else { return Poll::Ready(()) };
-        match inner.as_mut().poll(cx) {
+        // Under PCT every wake of this task marks it ready, and a ready task defers to a
+        // ready task of higher priority (what madsim's random pick could also have done).
+        let handle = World(world.clone());
+        let pct_waker = handle.pct_waker(this.id, cx.waker());
+        let polled = match &pct_waker {
+            Some(w) if handle.pct_defer(this.id) => {
+                w.wake_by_ref();
+                world.tasks.borrow_mut().insert(this.id, cx.waker().clone());
+                return Poll::Pending;
+            }
+            Some(w) => inner.as_mut().poll(&mut Context::from_waker(w)),
+            None => inner.as_mut().poll(cx),
+        };
+        match polled {
             Poll::Ready(()) => {
                 this.inner = None;
                 world.tasks.borrow_mut().remove(&this.id);
+                handle.pct_forget(this.id);
                 Poll::Ready(())
             }
             Poll::Pending => {

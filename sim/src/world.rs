@@ -53,6 +53,18 @@ pub(crate) struct WorldInner {
     strand_depth: RefCell<BTreeMap<u64, u32>>,
     /// Costly budget overruns so far (see [`World::overran`]).
     overruns: Cell<u32>,
+    /// The run's outages (drawn from their own stream when the world is made).
+    outages: Vec<crate::faults::OutageWindow>,
+    /// Which outages the trace has announced.
+    outages_seen: RefCell<std::collections::BTreeSet<usize>>,
+    /// When the liveness phase began (set by [`World::calm`]).
+    calm_at: Cell<Option<u64>>,
+    /// Every call, fetch and WebSocket send an object made, in order.
+    pub(crate) outgoing: RefCell<Vec<crate::report::Outgoing>>,
+    /// The PCT scheduler's state, when the run uses it.
+    pct: RefCell<Option<crate::schedule::Pct>>,
+    /// Alarm faults: late deliveries, resets while a handler runs.
+    alarm_faults: RefCell<Decisions>,
 }
 
 /// At most this many violations of one checker are kept; the rest are counted.
@@ -61,7 +73,14 @@ const MAX_VIOLATIONS_PER_CHECKER: usize = 20;
 impl World {
     pub(crate) fn new(config: SimConfig, abandon: Arc<AtomicBool>) -> World {
         let plan = config.faults.plan(config.seed);
+        let outages = plan.outage_windows(config.seed, config.chaos_window_ms);
         World(Rc::new(WorldInner {
+            outages,
+            outages_seen: RefCell::default(),
+            calm_at: Cell::new(None),
+            outgoing: RefCell::default(),
+            pct: RefCell::new(config.scheduler.pct_for(config.seed).then(|| crate::schedule::Pct::new(config.seed))),
+            alarm_faults: RefCell::new(Decisions::new(config.seed, crate::faults::ALARM_STREAM)),
             plan,
             // madsim's simulated clock (inside the run's runtime), not the wall clock: the
             // origin every simulated deadline is measured from.
@@ -127,6 +146,7 @@ impl World {
     /// Ends the chaos phase: no fault is injected from now on.
     pub fn calm(&self) {
         if !self.0.calm.replace(true) {
+            self.0.calm_at.set(Some(self.now().as_millis()));
             self.trace("world", "liveness phase: faults stop");
         }
     }
@@ -134,6 +154,121 @@ impl World {
     /// Whether the liveness phase began (no fault is injected any more).
     pub fn calmed(&self) -> bool {
         self.0.calm.get()
+    }
+
+    /// Under PCT: the waker task `task` should use (it marks the task ready).
+    pub(crate) fn pct_waker(&self, task: u64, inner: &std::task::Waker) -> Option<std::task::Waker> {
+        self.0.pct.borrow_mut().as_mut().map(|p| p.waker(task, inner))
+    }
+
+    /// Under PCT: whether `task`, ready to run, lets a higher-priority ready task go first.
+    pub(crate) fn pct_defer(&self, task: u64) -> bool {
+        self.0.pct.borrow_mut().as_mut().is_some_and(|p| p.defer(task))
+    }
+
+    /// Under PCT: `task` ended.
+    pub(crate) fn pct_forget(&self, task: u64) {
+        if let Some(p) = self.0.pct.borrow_mut().as_mut() {
+            p.forget(task);
+        }
+    }
+
+    /// The PCT scheduler's account of itself, when the run uses it.
+    pub(crate) fn pct_description(&self) -> Option<String> {
+        self.0.pct.borrow().as_ref().map(crate::schedule::Pct::describe)
+    }
+
+    /// When the liveness phase began, once it has.
+    pub fn calm_since(&self) -> Option<u64> {
+        self.0.calm_at.get()
+    }
+
+    /// Whether an outage of `kind` is under way now (never in the liveness phase). Hosts
+    /// of what an outage takes away ask this where the work would start: storage commits
+    /// and reads, calls between objects, and outbound `fetch`.
+    pub fn in_outage(&self, kind: crate::faults::Outage) -> bool {
+        if self.0.calm.get() {
+            return false;
+        }
+        let now = self.now().as_millis();
+        let hit = self.0.outages.iter().position(|w| w.kind == kind && w.from_ms <= now && now < w.until_ms);
+        if let Some(i) = hit {
+            if self.0.outages_seen.borrow_mut().insert(i) {
+                let w = self.0.outages[i];
+                self.trace(
+                    "world",
+                    format!("{} outage from {}ms until {}ms (injected)", kind.name(), w.from_ms, w.until_ms),
+                );
+            }
+            self.sometimes("work refused by an outage");
+        }
+        hit.is_some()
+    }
+
+    /// The outages of the run.
+    pub fn outages(&self) -> &[crate::faults::OutageWindow] {
+        &self.0.outages
+    }
+
+    /// Until when the chaos phase lasts at least: the plan's horizon and the end of its
+    /// last outage (simulated ms).
+    pub fn chaos_until(&self) -> u64 {
+        let outages = self.0.outages.iter().map(|w| w.until_ms).max().unwrap_or(0);
+        self.0.plan.horizon_ms.max(outages)
+    }
+
+    /// How late the alarm firing now should be delivered (0 mostly; up to the plan's
+    /// `alarm_late_ms` in the chaos phase), from the late-alarm stream.
+    pub(crate) fn alarm_delay(&self) -> u64 {
+        let max = self.fault_plan().alarm_late_ms;
+        if max == 0 {
+            return 0;
+        }
+        let mut d = self.0.alarm_faults.borrow_mut();
+        if d.chance(500) {
+            d.between(1, max)
+        } else {
+            0
+        }
+    }
+
+    /// Whether to reset the object while the alarm handler starting now runs, and after
+    /// how many ms (from the alarm-fault stream; never in the liveness phase).
+    pub(crate) fn alarm_reset_after(&self) -> Option<u64> {
+        let rate = self.fault_plan().alarm_reset;
+        let mut d = self.0.alarm_faults.borrow_mut();
+        d.chance(rate).then(|| d.between(0, 30))
+    }
+
+    /// Records something an object sent out: a call to another object, a `fetch`, a
+    /// WebSocket message (hosts of fetch and sockets call this too).
+    pub fn record_outgoing(&self, out: crate::report::Outgoing) -> usize {
+        let mut all = self.0.outgoing.borrow_mut();
+        all.push(out);
+        all.len() - 1
+    }
+
+    /// Sets how the outgoing item `index` ended.
+    pub fn set_outgoing_outcome(&self, index: usize, outcome: impl Into<String>) {
+        if let Some(o) = self.0.outgoing.borrow_mut().get_mut(index) {
+            o.outcome = outcome.into();
+            o.ended_at = Some(self.now());
+        }
+    }
+
+    /// Notes that the run's objects use `feature` (one of the needs in
+    /// [`crate::report::NEEDS`]): the "sometimes" points behind it are within their reach.
+    pub fn uses(&self, feature: &'static str) {
+        let mut stats = self.0.stats.borrow_mut();
+        if !stats.used.contains(feature) {
+            stats.used.insert(feature.to_owned());
+        }
+    }
+
+    /// Counts one visit to the user's own interesting state `label` (a `sometimes` point
+    /// of the object's code, `dosim.sometimes("label")` in JavaScript).
+    pub fn user_sometimes(&self, label: &str) {
+        *self.0.stats.borrow_mut().sometimes.entry(format!("{}{label}", crate::report::USER_POINT)).or_default() += 1;
     }
 
     pub(crate) fn record_alarm(&self, attempt: crate::alarm::AlarmAttempt) -> usize {

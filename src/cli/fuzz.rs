@@ -88,6 +88,8 @@ struct Tally {
     failures: u64,
     first_failure: Option<Outcome>,
     diagnosis: Diagnosis,
+    /// The scenario's runs until its first failure, and the wall time then.
+    first_failure_at: Option<(u64, f64)>,
 }
 
 /// Every `DETERMINISM_SAMPLE`-th seed is run twice when checking determinism.
@@ -155,7 +157,7 @@ pub(super) fn fuzz(a: &FuzzArgs) -> i32 {
     };
     let outcome = pool.run(budget, jobs, a.json, started);
     let interrupted = outcome.interrupted;
-    let (tallies, sometimes) = (outcome.tallies, outcome.sometimes);
+    let (tallies, sometimes, used) = (outcome.tallies, outcome.sometimes, outcome.used);
     let single = a.scenario.is_some();
     let saved = if a.no_save { Vec::new() } else { save_failures(&tallies, single, a) };
     let line = SummaryLine {
@@ -178,10 +180,18 @@ pub(super) fn fuzz(a: &FuzzArgs) -> i32 {
                     expect,
                     unexpected: summary::unexpected(expect, t.failures, single),
                     what_went_wrong: t.diagnosis.lines(t.runs),
+                    first_failure_run: t.first_failure_at.map(|(run, _)| run),
+                    first_failure_s: t.first_failure_at.map(|(_, secs)| secs),
                 }
             })
             .collect(),
-        never_reached: SOMETIMES.iter().filter(|p| !sometimes.contains_key(**p)).map(|p| (*p).to_owned()).collect(),
+        // Only the states the scenarios' objects could reach: a KV-only state is no gap in
+        // the exploration of objects that all run on SQLite.
+        never_reached: SOMETIMES
+            .iter()
+            .filter(|p| !sometimes.contains_key(**p) && crate::sim::reachable(p, &used))
+            .map(|p| (*p).to_owned())
+            .collect(),
         sometimes,
         nondeterministic: outcome.nondeterministic,
         errors: outcome.errors,
@@ -195,6 +205,8 @@ pub(super) fn fuzz(a: &FuzzArgs) -> i32 {
 struct Finished {
     tallies: Vec<Tally>,
     sometimes: BTreeMap<String, u64>,
+    /// Features of the runtime some run's objects used (see `NEEDS`).
+    used: std::collections::BTreeSet<String>,
     nondeterministic: Vec<String>,
     /// Panics of dosim itself.
     errors: Vec<String>,
@@ -206,6 +218,7 @@ struct Finished {
 /// on the worker).
 struct Ran {
     sometimes: BTreeMap<String, u64>,
+    used: std::collections::BTreeSet<String>,
     failure: Option<Outcome>,
     nondeterministic: Option<String>,
     diagnosis: Diagnosis,
@@ -255,9 +268,10 @@ impl Pool<'_> {
                 )
             });
         let sometimes = o.report.stats.sometimes.clone();
+        let used = o.report.stats.used.clone();
         let diagnosis = Diagnosis::of(&o.report);
         let failure = (o.verdict() == Verdict::Fail).then_some(o);
-        Ran { sometimes, failure, nondeterministic, diagnosis }
+        Ran { sometimes, used, failure, nondeterministic, diagnosis }
     }
 
     /// Runs until the budget is spent or a signal arrives, on `jobs` workers, and reports
@@ -288,10 +302,12 @@ impl Pool<'_> {
                     runs: 0,
                     failures: 0,
                     first_failure: None,
+                    first_failure_at: None,
                     diagnosis: Diagnosis::default(),
                 })
                 .collect(),
             sometimes: BTreeMap::new(),
+            used: Default::default(),
             nondeterministic: Vec::new(),
             errors: Vec::new(),
             interrupted: false,
@@ -353,7 +369,7 @@ impl Pool<'_> {
                 let before = reported;
                 while let Some(ran) = held.remove(&reported) {
                     match ran {
-                        Ok(ran) => self.tally(&mut fin, reported, ran, json, &flags),
+                        Ok(ran) => self.tally(&mut fin, reported, ran, json, &flags, started),
                         Err(panic) => {
                             let what = panic
                                 .downcast_ref::<&str>()
@@ -395,13 +411,14 @@ impl Pool<'_> {
     }
 
     /// Adds run `i` to the tallies, in run order.
-    fn tally(&self, fin: &mut Finished, i: u64, ran: Ran, json: bool, flags: &str) {
+    fn tally(&self, fin: &mut Finished, i: u64, ran: Ran, json: bool, flags: &str, started: Instant) {
         let t = &mut fin.tallies[(i % self.scenarios.len() as u64) as usize];
         t.runs += 1;
         t.diagnosis.add(ran.diagnosis);
         for (k, v) in ran.sometimes {
             *fin.sometimes.entry(k).or_default() += v;
         }
+        fin.used.extend(ran.used);
         fin.nondeterministic.extend(ran.nondeterministic);
         if let Some(o) = ran.failure {
             t.failures += 1;
@@ -412,6 +429,7 @@ impl Pool<'_> {
             }
             if t.first_failure.is_none() {
                 t.first_failure = Some(o);
+                t.first_failure_at = Some((t.runs, started.elapsed().as_secs_f64()));
             }
         }
     }

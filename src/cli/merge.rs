@@ -143,6 +143,11 @@ pub(super) fn merge(a: &MergeArgs) -> i32 {
                 Some(m) => {
                     m.runs += c.runs;
                     m.failures += c.failures;
+                    // The shards ran side by side: the first failure came after the fewest
+                    // seconds; its run count is within its own shard.
+                    if c.first_failure_s.is_some_and(|s| m.first_failure_s.is_none_or(|t| s < t)) {
+                        (m.first_failure_run, m.first_failure_s) = (c.first_failure_run, c.first_failure_s);
+                    }
                 }
                 None => scenarios.push(c.clone()),
             }

@@ -69,6 +69,16 @@ enum Faults {
     Off,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum SchedulerName {
+    /// Drawn per seed: random or pct.
+    Swarm,
+    /// madsim's uniform random order of ready tasks.
+    Random,
+    /// Priorities with a few drawn change points (probabilistic concurrency testing).
+    Pct,
+}
+
 /// Options shared by the commands that run scenarios.
 #[derive(Args, Clone)]
 struct RunOptions {
@@ -81,6 +91,9 @@ struct RunOptions {
     /// Fault injection.
     #[arg(long, value_enum, default_value = "swarm")]
     faults: Faults,
+    /// Which ready strand runs first.
+    #[arg(long, value_enum, default_value = "swarm")]
+    scheduler: SchedulerName,
     /// Your own JavaScript or TypeScript module (for the scenario `calls`).
     #[arg(long, value_name = "PATH")]
     module: Option<std::path::PathBuf>,
@@ -153,6 +166,11 @@ impl RunOptions {
             .faults(faults)
             .budgets(budgets)
             .compatibility(self.compatibility().unwrap_or_default())
+            .scheduler(match self.scheduler {
+                SchedulerName::Swarm => crate::sim::Scheduler::Swarm,
+                SchedulerName::Random => crate::sim::Scheduler::Random,
+                SchedulerName::Pct => crate::sim::Scheduler::Pct,
+            })
     }
 
     /// Whether --compatibility-date or --compatibility-flags was given.
@@ -197,6 +215,11 @@ impl RunOptions {
         }
         if self.faults == Faults::Off {
             s.push_str(" --faults off");
+        }
+        match self.scheduler {
+            SchedulerName::Swarm => {}
+            SchedulerName::Random => s.push_str(" --scheduler random"),
+            SchedulerName::Pct => s.push_str(" --scheduler pct"),
         }
         if let Some(m) = &self.module {
             s.push_str(&format!(" --module {}", shell_word(&m.display().to_string())));

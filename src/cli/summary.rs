@@ -40,6 +40,12 @@ pub(super) struct ScenarioCounts {
     /// language or runtime error, abandoned alarms, a class nothing of which works.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub what_went_wrong: Vec<String>,
+    /// Runs of this scenario up to and including its first failure (in run order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failure_run: Option<u64>,
+    /// Wall-clock seconds from the start of the fuzz run until that failure was counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failure_s: Option<f64>,
 }
 
 /// The last line of `dosim fuzz --json`.
@@ -126,6 +132,9 @@ pub(super) fn print_tables(s: &SummaryLine, firsts: &[Option<FirstFailure>]) {
         if let Some(f) = first {
             if let Some(v) = &f.violation {
                 println!("      first failure: seed {}: {v}", f.seed);
+            }
+            if let (Some(run), Some(secs)) = (c.first_failure_run, c.first_failure_s) {
+                println!("      time to first failure: {secs:.2} s, run {run} of this scenario");
             }
             println!("      replay: {}", f.replay);
             if f.more > 0 {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Features of dosim an entry may need beyond what `calls` has always had. An entry whose
 /// needs are not all in this build is reported as skipped, not as a survivor.
 /// `objects`: `run.objects[binding][id]` (every object's storage) in the invariant hook.
-pub(super) const FEATURES: &[&str] = &[];
+pub(super) const FEATURES: &[&str] = &["objects", "horizons"];
 
 /// Every feature name a manifest may ask for. `horizons`: workloads spanning hours, faults
 /// (outages, late alarms) over the whole horizon.

@@ -70,7 +70,7 @@ fn round_trip_read<T: 'static>(
     let latency = round_trip(c);
     let fail = {
         let p = c.world.fault_plan().read_failure;
-        c.world.decide().chance(p)
+        c.world.decide().chance(p) || c.world.in_outage(crate::faults::Outage::Storage)
     };
     let sleep = c.world.sleep(latency);
     let (weak, inc) = (Rc::downgrade(c), c.incarnation());
@@ -244,7 +244,8 @@ pub(crate) fn spawn_flush(c: &Rc<ObjectCore>) {
                 return; // the crash landed or dropped this flush whole
             }
             let plan = core.world.fault_plan();
-            if core.world.decide().chance(plan.flush_hard_failure) {
+            let hard = core.world.decide().chance(plan.flush_hard_failure);
+            if hard || core.world.in_outage(crate::faults::Outage::Storage) {
                 kv(&core, KvStore::abandon_flush);
                 core.world.sometimes("object reset by a failed write");
                 core.fail_write(&format!("injected: hard failure flushing batch #{no}"));

@@ -181,6 +181,9 @@ impl Storage {
     {
         let storage = self.clone();
         let core = self.core();
+        if let Ok(c) = &core {
+            c.world.uses("transaction");
+        }
         async move {
             let core = core?;
             let inner = core.clone();
@@ -204,6 +207,7 @@ impl Storage {
         if !matches!(&*core.store.borrow(), Store::Sqlite(_)) {
             return Err(Error::app("Durable Object is not backed by SQL."));
         }
+        core.world.uses("transaction");
         core.sqlite_begin(|s| s.begin_sync())?;
         let result = body();
         end_savepoint(&core, result.is_ok())?;
