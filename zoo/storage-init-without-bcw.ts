@@ -2,7 +2,7 @@
 // storage read and does not wait for it (no blockConcurrencyWhile). It looks racy, but a
 // storage read holds the input gate until it completes, and workerd delivers every event, the
 // one that woke the object included, through the input gate after the constructor returns
-// (do-semantics 1.6): no request runs before the field is loaded.
+// (SEMANTICS.md §1): no request runs before the field is loaded.
 // On the SQLite back-end the read completes at once. (dosim used to run the waking
 // request right after the constructor, past the read, and reported a count handed out
 // twice on the KV back-end.)
@@ -16,7 +16,7 @@ export class Control extends DurableObject {
       (v: number | undefined) => {
         this.count = v ?? 0;
       },
-      // A read that fails rejects only itself (do-semantics 3, read failure): without
+      // A read that fails rejects only itself (SEMANTICS.md §3: a read failure): without
       // the count the instance must not serve, so it resets and the next event retries.
       () => ctx.abort("could not load the count"),
     );

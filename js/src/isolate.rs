@@ -251,7 +251,12 @@ impl Isolate {
     }
 
     /// The date script and the prelude, evaluated once; `env` from the first class's vars.
-    fn install(self: &Rc<Isolate>, ctx: &Ctx<'_>, bindings: &[String], compat_states: &[(&'static str, bool)]) -> Result<(), Error> {
+    fn install(
+        self: &Rc<Isolate>,
+        ctx: &Ctx<'_>,
+        bindings: &[String],
+        compat_states: &[(&'static str, bool)],
+    ) -> Result<(), Error> {
         let fail = |e: rquickjs::Error| Error::app(exception_text(ctx, e));
         evaluate(ctx, date_bytecode()).map_err(fail)?;
         let module = evaluate(ctx, prelude_bytecode()).map_err(fail)?;

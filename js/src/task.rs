@@ -242,7 +242,7 @@ impl JsTask {
     /// What the constructor started and did not wait for, when a storage read among it
     /// holds the input gate (KV back-end): workerd runs the constructor as a turn of its
     /// own, and the read keeps every event out, the one that woke the object included,
-    /// until it is delivered (do-semantics 1.2, 1.6). So it is delivered by an event of
+    /// until it is delivered (SEMANTICS.md §1). So it is delivered by an event of
     /// its own that takes over the holds, not by the waking event (which would run past
     /// it). Without a hold the first event settles it, as before.
     pub(crate) fn continue_constructor(inst: &Rc<Instance>) {
@@ -256,7 +256,7 @@ impl JsTask {
     }
 
     /// Done when the callback's promise settles, as workerd ends a critical section
-    /// (do-semantics 1.5): calls, timers and reads it started and did not wait for are
+    /// (SEMANTICS.md §1): calls, timers and reads it started and did not wait for are
     /// delivered later by a new event, through the input gate like any other.
     pub(crate) fn ending_when_settled(mut self) -> JsTask {
         self.ends_when_settled = true;

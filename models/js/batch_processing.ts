@@ -1,4 +1,4 @@
-// Batch Processing with Alarms, from the reference document (shared/patterns.md), code
+// Batch Processing with Alarms, from the reference document of Durable Object patterns, code
 // unchanged: only formatted (prettier).
 export class BatchProcessor extends DurableObject {
   pending: string[] = [];

@@ -1,4 +1,4 @@
-// Cleanup, from the reference document (shared/patterns.md), code unchanged: the method
+// Cleanup, from the reference document of Durable Object patterns, code unchanged: the method
 // wrapped in `class Cleanup` (the Rust port's name), formatted (prettier), a line break after
 // its `//` comment. `CleanupHarness` (put, arm, alarm) is not reference code.
 export class Cleanup extends DurableObject {

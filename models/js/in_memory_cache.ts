@@ -1,4 +1,4 @@
-// In-Memory Caching, from the reference document (shared/patterns.md), code unchanged:
+// In-Memory Caching, from the reference document of Durable Object patterns, code unchanged:
 // only formatted (prettier).
 export class UserCache extends DurableObject {
   cache = new Map();

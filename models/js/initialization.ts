@@ -1,4 +1,4 @@
-// Initialization Pattern, from the reference document (shared/patterns.md), code
+// Initialization Pattern, from the reference document of Durable Object patterns, code
 // unchanged: only formatted (prettier), with a line break where the `//` comment ends.
 export class Counter extends DurableObject {
   value: number;

@@ -1,4 +1,4 @@
-// Safe Counter / Optimized Write, from the reference document (shared/patterns.md), code
+// Safe Counter / Optimized Write, from the reference document of Durable Object patterns, code
 // unchanged: only formatted (prettier), with a line break where each `//` comment ends;
 // the document gives the two methods without a class: wrapped in `OptimizedWrite`.
 export class OptimizedWrite extends DurableObject {

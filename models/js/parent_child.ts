@@ -1,4 +1,4 @@
-// Parent-Child Coordination, from the reference document (shared/patterns.md), code
+// Parent-Child Coordination, from the reference document of Durable Object patterns, code
 // unchanged: formatted (prettier), with a line break after each `//` comment where it
 // obviously ends (before `export class Workspace`, `this.sql.exec`, `export class Document`).
 // Parent DO coordinates children

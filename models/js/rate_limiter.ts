@@ -1,4 +1,4 @@
-// Rate Limiting, from the reference document (shared/patterns.md), code unchanged:
+// Rate Limiting, from the reference document of Durable Object patterns, code unchanged:
 // only formatted (prettier).
 export class RateLimiter extends DurableObject {
   async checkLimit(key: string, limit: number, window: number): Promise {

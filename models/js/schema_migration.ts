@@ -1,4 +1,4 @@
-// Schema Migration, from the reference document (shared/patterns.md), code unchanged:
+// Schema Migration, from the reference document of Durable Object patterns, code unchanged:
 // only formatted (prettier), with a line break where the `//` comment ends. The second
 // class adds the workload's two methods (the Rust port's `serve`); it is not the pattern's.
 export class MyDurableObject extends DurableObject {

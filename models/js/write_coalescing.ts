@@ -1,4 +1,4 @@
-// Write Coalescing, from the reference document (shared/patterns.md), code unchanged: the
+// Write Coalescing, from the reference document of Durable Object patterns, code unchanged: the
 // methods wrapped in `class Metrics` (the Rust port's name), formatted (prettier), a line break
 // after each `//` comment where it obviously ends. `MetricsHarness` is not reference code.
 export class Metrics extends DurableObject {

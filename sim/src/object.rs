@@ -102,7 +102,7 @@ impl State {
     }
 
     /// Outbound `fetch(request)`: like every message that leaves the object, it waits for
-    /// the writes made before it to be durable (the output gate, do-semantics §2.3), then
+    /// the writes made before it to be durable (the output gate, SEMANTICS.md §2), then
     /// crosses the simulated network (see [`crate::network`]). Not a storage wait: other
     /// events may enter the object while it is in flight.
     pub fn fetch(

@@ -24,7 +24,7 @@ thread_local! {
 /// Where a constructor's storage holds are kept while it runs: a number of its own per
 /// instance, outside the strand numbers, so that the event that woke the object does not
 /// own them (workerd runs the constructor as a turn of its own and delivers that event
-/// through the input gate afterwards, do-semantics 1.6).
+/// through the input gate afterwards, SEMANTICS.md §1).
 const CONSTRUCTOR_HOLDS: StrandId = 1 << 62;
 
 /// Runs `construct` (an object's constructor, instance number `instance`) with the storage

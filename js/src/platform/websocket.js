@@ -1,4 +1,4 @@
-// Hibernatable WebSockets (do-semantics §2.3, §7) on the runtime's connections: the
+// Hibernatable WebSockets (SEMANTICS.md §2, §7) on the runtime's connections: the
 // runtime keeps each accepted connection, its tags and attachment, so they outlive the
 // instance (hibernation); a JavaScript `WebSocket` is only this instance's handle on one.
 // `installSockets` returns what `ctx` gains and the entry points of socket events.
