@@ -324,7 +324,11 @@ impl UserScenario {
     /// Compiles the module and checks the class and methods exist: every problem is a
     /// message for the user, not a panic.
     pub fn load(mut spec: UserSpec) -> Result<&'static UserScenario, String> {
-        if spec.methods.is_empty() && spec.requests.is_empty() && spec.project.is_none() && spec.network.websocket.is_none() {
+        if spec.methods.is_empty()
+            && spec.requests.is_empty()
+            && spec.project.is_none()
+            && spec.network.websocket.is_none()
+        {
             return Err(
                 "say which methods clients call: --method NAME, or --request 'METHOD /path' (repeat them; see `dosim run --help`)".into(),
             );
