@@ -49,6 +49,15 @@ fn the_example_project_fuzzes_from_its_folder_and_its_bug_is_found() {
     let (ja, jb) = (json(&a), json(&b));
     assert_eq!(ja["trace_hash"], jb["trace_hash"], "the same seed gives the same run");
     assert_eq!(ja["violations"], jb["violations"]);
+    // The default workload (dosim.jsonc) reaches the object's URL routing, its WebSocket
+    // and its outbound fetch to the responder.
+    let o = dosim_in(&dir, &["run", "calls", "--seed", &seed, "--trace"]);
+    let trace = text(&o);
+    for seen in
+        [r#""method":"sell""#, "/tickets\"", r#""websocket":"/offices/"#, "POST https://accounting.example/receipts"]
+    {
+        assert!(trace.contains(seen), "the trace shows {seen}:\n{trace}");
+    }
 }
 
 /// Writes a small project (no npm dependencies) into a scratch folder.
@@ -131,5 +140,38 @@ fn a_project_without_bindings_or_with_an_unknown_object_is_a_usage_error() {
     let o = dosim_in(&std::env::temp_dir(), &["run", "calls", "--seed", "0"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("wrangler config"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_projects_dosim_jsonc_gives_its_default_workload_and_flags_win() {
+    let dir = scratch_project(
+        "workload",
+        "wrangler.json",
+        r#"{ "main": "src/counter.ts", "durable_objects": { "bindings": [{ "name": "C", "class_name": "Counter" }] },
+             "vars": { "LABEL": "from-config" } }"#,
+    );
+    std::fs::write(
+        dir.join("dosim.jsonc"),
+        "{\n  // only add, with an argument\n  \"methods\": [\"add(int 1..3)\"],\n}\n",
+    )
+    .unwrap();
+    let o = dosim_in(&dir, &["run", "calls", "--seed", "3", "--trace"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains(r#""method":"add""#) && !out.contains(r#""method":"bump""#), "the file's methods:\n{out}");
+    // A flag replaces the file's workload.
+    let o = dosim_in(&dir, &["run", "calls", "--seed", "3", "--trace", "--method", "bump"]);
+    let out = text(&o);
+    assert!(out.contains(r#""method":"bump""#) && !out.contains(r#""method":"add""#), "--method wins:\n{out}");
+    // A mistake in the file is a usage error naming it.
+    std::fs::write(dir.join("dosim.jsonc"), r#"{ "method": ["bump"] }"#).unwrap();
+    let o = dosim_in(&dir, &["run", "calls", "--seed", "3"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("dosim.jsonc") && text(&o).contains("unknown field"), "{}", text(&o));
+    std::fs::write(dir.join("dosim.jsonc"), r#"{ "object": "NOPE" }"#).unwrap();
+    let o = dosim_in(&dir, &["run", "calls", "--seed", "3"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("dosim.jsonc") && text(&o).contains("NOPE"), "{}", text(&o));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -2,6 +2,7 @@
 //! `wrangler.jsonc` or `wrangler.toml`) names the entry module, the Durable Object
 //! bindings and classes, each class's storage back-end (from `migrations`), `vars`, and
 //! the compatibility date and flags. Missing npm dependencies are installed with `npm ci`.
+//! A `dosim.jsonc` (or `dosim.json`) beside the config says the project's default workload.
 
 use dosim_sim::Backend;
 use serde::Deserialize;
@@ -11,6 +12,64 @@ use std::path::{Path, PathBuf};
 
 /// The config file names wrangler looks for, in its order.
 pub const CONFIG_NAMES: [&str; 3] = ["wrangler.json", "wrangler.jsonc", "wrangler.toml"];
+
+/// The names of dosim's own file beside the wrangler config, in the order looked for.
+pub const WORKLOAD_NAMES: [&str; 2] = ["dosim.json", "dosim.jsonc"];
+
+/// A project's default workload, from its `dosim.jsonc`: what `dosim fuzz` runs without
+/// flags. Each key is the command-line flag of the same meaning; the command line wins.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// The binding clients call (`--object`).
+    pub object: Option<String>,
+    /// Method specs (`--method`).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Request specs (`--request`).
+    #[serde(default)]
+    pub requests: Vec<String>,
+    /// The path WebSocket clients connect on (`--websocket`).
+    pub websocket: Option<String>,
+    /// What they send (`--send`).
+    #[serde(default)]
+    pub sends: Vec<String>,
+    /// Responders by host: `{ "HOST": "FILE[#EXPORT]" }` (`--responder`), files relative
+    /// to the project's folder.
+    #[serde(default)]
+    pub responders: BTreeMap<String, String>,
+    /// The file it came from, if any (for messages).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Workload {
+    /// The workload file in `folder`, read; the default when there is none.
+    pub fn load(folder: &Path) -> Result<Workload, String> {
+        let Some(path) = WORKLOAD_NAMES.iter().map(|n| folder.join(n)).find(|p| p.is_file()) else {
+            return Ok(Workload::default());
+        };
+        let mut text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        json_strip_comments::strip(&mut text)
+            .map_err(|e| format!("{}: not JSON with comments: {e}", path.display()))?;
+        let mut workload: Workload =
+            serde_json::from_str(&text).map_err(|e| format!("{}: not a dosim workload: {e}", path.display()))?;
+        for file in workload.responders.values_mut() {
+            let (module, export) = match file.split_once('#') {
+                Some((m, e)) => (m, format!("#{e}")),
+                None => (file.as_str(), String::new()),
+            };
+            *file = format!("{}{export}", folder.join(module).display());
+        }
+        workload.source = Some(path);
+        Ok(workload)
+    }
+
+    /// The responders as `--responder` writes them: `HOST=FILE[#EXPORT]`.
+    pub fn responder_flags(&self) -> Vec<String> {
+        self.responders.iter().map(|(host, file)| format!("{host}={file}")).collect()
+    }
+}
 
 /// A Durable Object binding: `env.NAME` reaches instances of `class`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,6 +317,28 @@ mod tests {
         assert_eq!(p.bindings, vec![ObjectBinding { name: "C".into(), class: "Counter".into() }]);
         assert_eq!(p.backend_of("Counter"), Backend::Kv);
         assert_eq!(p.vars, vec![("MODE".into(), Value::from("test"))]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_workload_file_gives_the_default_workload() {
+        let dir = scratch("workload", &[("dosim.jsonc", "{ // flags' names\n \"methods\": [\"sell\"], \"websocket\": \"/live\", \"sends\": [\"hi\"],\n \"responders\": { \"pay.example\": \"src/pay.ts#Pay\", \"log.example\": \"log.ts\" }, }")]);
+        let w = Workload::load(&dir).unwrap();
+        assert_eq!(w.methods, ["sell"]);
+        assert_eq!(w.websocket.as_deref(), Some("/live"));
+        assert_eq!(w.sends, ["hi"]);
+        assert_eq!(
+            w.responder_flags(),
+            [
+                format!("log.example={}", dir.join("log.ts").display()),
+                format!("pay.example={}#Pay", dir.join("src/pay.ts").display())
+            ]
+        );
+        std::fs::write(dir.join("dosim.jsonc"), r#"{ "method": ["sell"] }"#).unwrap();
+        let e = Workload::load(&dir).unwrap_err();
+        assert!(e.contains("dosim.jsonc") && e.contains("method"), "{e}");
+        std::fs::remove_file(dir.join("dosim.jsonc")).unwrap();
+        assert_eq!(Workload::load(&dir).unwrap(), Workload::default());
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -325,6 +325,11 @@ impl RunOptions {
         Ok(scenarios::user::UserScenario::load(spec)?)
     }
 
+    /// Whether the command line says what clients do (--method, --request, --websocket, --send).
+    fn names_workload(&self) -> bool {
+        !self.methods.is_empty() || !self.requests.is_empty() || self.websocket.is_some() || !self.sends.is_empty()
+    }
+
     /// The `--websocket`, `--send` and `--responder` specs.
     fn network_spec(&self) -> Result<scenarios::network::NetworkSpec, String> {
         scenarios::network::NetworkSpec::parse(self.websocket.as_deref(), &self.sends, &self.responders)
@@ -350,10 +355,15 @@ impl RunOptions {
     fn project_scenario(&self, config: &std::path::Path) -> Result<&'static dyn Scenario, String> {
         use scenarios::user::{env_value, parse_pair, MethodSpec, UserScenario, UserSpec};
         let project = scenarios::project::Project::load(config)?;
+        let file = scenarios::project::Workload::load(project.folder())?;
         let names = || project.bindings.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ");
-        let chosen = match &self.object {
+        let chosen = match self.object.as_ref().or(file.object.as_ref()) {
             Some(o) => project.bindings.iter().find(|b| &b.name == o).ok_or_else(|| {
-                format!("--object {o}: {} has no such Durable Object binding; it has: {}", config.display(), names())
+                let from = match (&self.object, &file.source) {
+                    (None, Some(f)) => format!("{}: \"object\": {o}", f.display()),
+                    _ => format!("--object {o}"),
+                };
+                format!("{from}: {} has no such Durable Object binding; it has: {}", config.display(), names())
             })?,
             None => project.bindings.first().ok_or_else(|| {
                 format!("{} binds no Durable Object class (durable_objects.bindings)", config.display())
@@ -366,12 +376,38 @@ impl RunOptions {
             ));
         }
         project.install_dependencies()?;
-        let methods = self.methods.iter().map(|m| MethodSpec::parse(m)).collect::<Result<_, _>>()?;
+        // The command line's workload, if it names one, else the project's dosim.jsonc.
+        let workload = if self.names_workload() {
+            scenarios::project::Workload {
+                methods: self.methods.clone(),
+                requests: self.requests.clone(),
+                websocket: self.websocket.clone(),
+                sends: self.sends.clone(),
+                ..Default::default()
+            }
+        } else {
+            file.clone()
+        };
+        let responders = if self.responders.is_empty() { file.responder_flags() } else { self.responders.clone() };
+        // A spec from the file is wrong in the file: say which.
+        let in_file = |e: String| match &workload.source {
+            Some(f) => format!("{}: {e}", f.display()),
+            None => e,
+        };
+        let methods =
+            workload.methods.iter().map(|m| MethodSpec::parse(m)).collect::<Result<_, _>>().map_err(in_file)?;
         let mut spec =
             UserSpec::new(project.main.clone(), chosen.class.clone(), methods, project.backend_of(&chosen.class));
         spec.binding = chosen.name.clone();
-        spec.requests = self.http_requests()?;
-        spec.network = self.network_spec()?;
+        spec.requests = workload
+            .requests
+            .iter()
+            .map(|r| scenarios::http::RequestSpec::parse(r))
+            .collect::<Result<_, _>>()
+            .map_err(in_file)?;
+        spec.network =
+            scenarios::network::NetworkSpec::parse(workload.websocket.as_deref(), &workload.sends, &responders)
+                .map_err(in_file)?;
         spec.bindings = project
             .bindings
             .iter()

@@ -51,22 +51,56 @@ router.all("/offices/:name/*", (request, env: Env) => {
 });
 export default { fetch: router.fetch };
 
-/** Judges every run dosim makes: no ticket number is sold twice, and what was sold stays sold. */
-export function invariant(run: {
-  history: { index: number; method: string; ok: boolean | null; value: Ticket | number | null }[];
+/** What dosim shows the invariant of a run (the parts this one reads). */
+interface Run {
+  history: {
+    index: number;
+    method?: string;
+    args?: { method?: string; url?: string }[];
+    ok: boolean | null;
+    value: unknown;
+    received?: string;
+  }[];
   storage: Record<string, unknown>;
-}): string[] {
+  fetches: { request: { url: string; body: string }; delivered: boolean }[];
+}
+
+/** The ticket a call got, whether it bought over RPC (`sell`) or over HTTP (POST .../tickets). */
+function ticketOf(call: Run["history"][number]): Ticket | undefined {
+  if (call.ok !== true) return undefined;
+  if (call.method === "sell") return call.value as Ticket;
+  const request = call.args?.[0];
+  if (call.method !== "fetch" || request?.method !== "POST" || !request.url?.endsWith("/tickets")) return undefined;
+  const response = call.value as { status: number; json: Ticket | null };
+  return response.status === 200 && response.json ? response.json : undefined;
+}
+
+/**
+ * Judges every run dosim makes: no ticket number is sold twice, what was sold stays sold, and
+ * no count told to the outside (a watcher's WebSocket, a receipt to accounting) exceeds it.
+ */
+export function invariant(run: Run): string[] {
   const problems: string[] = [];
   const buyers = new Map<number, number>();
   for (const call of run.history) {
-    if (call.method !== "sell" || call.ok !== true) continue;
-    const { number } = call.value as Ticket;
-    const first = buyers.get(number);
-    if (first !== undefined) problems.push(`ticket ${number} was sold to call #${first} and to call #${call.index}`);
-    buyers.set(number, call.index);
+    const ticket = ticketOf(call);
+    if (ticket === undefined) continue;
+    const first = buyers.get(ticket.number);
+    if (first !== undefined) problems.push(`ticket ${ticket.number} was sold to call #${first} and to call #${call.index}`);
+    buyers.set(ticket.number, call.index);
   }
   const stored = (run.storage.sold as number | undefined) ?? 0;
   const highest = Math.max(0, ...buyers.keys());
   if (stored < highest) problems.push(`ticket ${highest} was sold but the office's count is ${stored}`);
+  for (const call of run.history) {
+    if (call.received === undefined) continue;
+    const { sold } = JSON.parse(call.received) as { sold: number };
+    if (sold > stored) problems.push(`a watcher heard of ticket ${sold} (call #${call.index}) but the office's count is ${stored}`);
+  }
+  for (const exchange of run.fetches) {
+    if (!exchange.delivered || !exchange.request.url.startsWith("https://accounting.example/")) continue;
+    const { sold } = JSON.parse(exchange.request.body) as { sold: number };
+    if (sold > stored) problems.push(`accounting got a receipt for ${sold} tickets but the office's count is ${stored}`);
+  }
   return problems;
 }

@@ -1,8 +1,6 @@
-// The parts of the office that need the web platform and network support being added to
-// dosim separately (hibernatable WebSockets and outbound `fetch` in JavaScript). Only the
-// object's `fetch` reaches them, so the default workload (its RPC methods) runs without
-// them; drive them with --request once those land:
-//   dosim fuzz --seeds 200 --request 'GET /offices/{key}/live' --request 'POST /offices/{key}/receipt'
+// The office's ties to the outside: a hibernatable WebSocket that tells watchers of each
+// sale, and a receipt posted to the accounting service with `fetch`. The object's `fetch`
+// reaches them; dosim.jsonc's workload drives both (and src/receipts.ts answers the post).
 import type { Ticket } from "./tickets";
 
 /** Upgrades a request to a hibernatable WebSocket that hears about every sale. */
