@@ -491,6 +491,12 @@ impl UserScenario {
             "storage": report.durable.get(&label).cloned().unwrap_or_default(),
             "tables": report.tables.get(&label).cloned().unwrap_or_default(),
             "alarms": report.alarms_set.get(&label),
+            // Every attempt of the object's alarm handler, so an invariant can tell an alarm
+            // the runtime abandoned after its retries (retryCount 6, failed) from its own bug.
+            "alarmAttempts": report.alarms.iter().filter(|a| a.object == label).map(|a| json!({
+                "scheduled": a.scheduled.as_millis(), "at": a.at.as_millis(),
+                "retryCount": a.retry_count, "outcome": a.outcome,
+            })).collect::<Vec<_>>(),
             "fetches": report.exchanges,
             "objects": objects_view(report),
         })

@@ -330,20 +330,22 @@ async fn settle(world: &World) {
     }
 }
 
-/// Whether `core`'s alarm ran to success since the liveness phase began, and nothing of
-/// it runs or waits for a retry now.
+/// Successful alarm runs in the liveness phase after which an alarm that keeps re-arming
+/// counts as periodic (settled). One is not enough: a chain of alarms that works through
+/// a finite list (the next reminder, the next job) also re-arms after each run, and
+/// ending the run early would leave its last links unrun.
+const PERIODIC_PROOF: usize = 48;
+
+/// Whether `core`'s alarm ran to success [`PERIODIC_PROOF`] times since the liveness phase
+/// began, and nothing of it runs or waits for a retry now.
 fn settled_alarm(world: &World, core: &crate::host::ObjectCore) -> bool {
     if crate::alarm::busy(core) {
         return false;
     }
     let since = world.calm_since().unwrap_or(0);
-    world
-        .0
-        .alarms
-        .borrow()
-        .iter()
-        .rev()
-        .any(|a| a.object == core.label && a.at.as_millis() >= since && a.outcome == "ok")
+    let runs = world.0.alarms.borrow();
+    runs.iter().filter(|a| a.object == core.label && a.at.as_millis() >= since && a.outcome == "ok").count()
+        >= PERIODIC_PROOF
 }
 
 /// What one object had not finished at the liveness deadline.
