@@ -4,6 +4,7 @@
 // handler's deleteAlarm then cancels it: that job waits forever. The twin never deletes the
 // alarm; it sets it again if jobs are left.
 import { DurableObject } from "cloudflare:workers";
+import { abandonedByRuntime } from "./lib/alarms";
 
 export class Worker extends DurableObject {
   async run(job: number): Promise<number> {
@@ -45,12 +46,4 @@ export class Fixed extends Queue {
 export function invariant(run: { storage: Record<string, any>; alarmAttempts?: { retryCount: number; outcome: string }[] }): string[] {
   const left = Object.keys(run.storage).filter((k) => k.startsWith("job:"));
   return left.length === 0 || abandonedByRuntime(run) ? [] : [`${left.length} job(s) never run`];
-}
-
-// The runtime gave up on the alarm: an attempt after six retries failed (or was reset) with
-// no error of the object's own (`own`), as when storage is out longer than the retry
-// schedule. Work left behind then is the platform's doing, not this bug's.
-function abandonedByRuntime(run: { alarmAttempts?: { retryCount: number; outcome: string }[] }, own?: string): boolean {
-  return (run.alarmAttempts ?? []).some((a) => a.retryCount >= 6 && a.outcome !== "ok" && a.outcome !== "running")
-    && !(own && (run.alarmAttempts ?? []).some((a) => a.outcome.includes(own)));
 }

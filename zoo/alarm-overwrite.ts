@@ -3,6 +3,7 @@
 // which then fires late (or, once the alarm has fired, never). The twin only ever moves the
 // alarm earlier, and the alarm handler sets it to the next reminder still due.
 import { DurableObject } from "cloudflare:workers";
+import { abandonedByRuntime } from "./lib/alarms";
 
 class Reminders extends DurableObject {
   // Sets the alarm and notes the time it was set for, in one batch.
@@ -63,12 +64,4 @@ export function invariant(run: { storage: Record<string, any>; alarmAttempts?: {
     }
   }
   return problems;
-}
-
-// The runtime gave up on the alarm: an attempt after six retries failed (or was reset) with
-// no error of the object's own (`own`), as when storage is out longer than the retry
-// schedule. Work left behind then is the platform's doing, not this bug's.
-function abandonedByRuntime(run: { alarmAttempts?: { retryCount: number; outcome: string }[] }, own?: string): boolean {
-  return (run.alarmAttempts ?? []).some((a) => a.retryCount >= 6 && a.outcome !== "ok" && a.outcome !== "running")
-    && !(own && (run.alarmAttempts ?? []).some((a) => a.outcome.includes(own)));
 }

@@ -4,6 +4,7 @@
 // never sent. The twin catches the failure and schedules its own next attempt, so it never
 // runs out of retries.
 import { DurableObject } from "cloudflare:workers";
+import { abandonedByRuntime } from "./lib/alarms";
 
 // The downstream fails this often (Math.random is drawn from the seed).
 const FLAKY = 0.7;
@@ -46,12 +47,4 @@ export function invariant(run: { storage: Record<string, any>; alarmAttempts?: {
   const stuck = Object.keys(run.storage).filter((k) => k.startsWith("queue:"));
   if (stuck.length === 0 || abandonedByRuntime(run, "downstream unavailable")) return [];
   return [`${stuck.length} queued item(s) never sent`];
-}
-
-// The runtime gave up on the alarm: an attempt after six retries failed (or was reset) with
-// no error of the object's own (`own`), as when storage is out longer than the retry
-// schedule. Work left behind then is the platform's doing, not this bug's.
-function abandonedByRuntime(run: { alarmAttempts?: { retryCount: number; outcome: string }[] }, own?: string): boolean {
-  return (run.alarmAttempts ?? []).some((a) => a.retryCount >= 6 && a.outcome !== "ok" && a.outcome !== "running")
-    && !(own && (run.alarmAttempts ?? []).some((a) => a.outcome.includes(own)));
 }

@@ -4,6 +4,7 @@
 // late. The twin leaves the alarm to remind() and the handler: a constructor runs on every
 // wake, the alarm's own included, so it is no place to move the alarm.
 import { DurableObject } from "cloudflare:workers";
+import { abandonedByRuntime } from "./lib/alarms";
 
 const TICK_MS = 200;
 
@@ -54,12 +55,4 @@ export function invariant(run: { storage: Record<string, any>; alarmAttempts?: {
     }
   }
   return problems;
-}
-
-// The runtime gave up on the alarm: an attempt after six retries failed (or was reset) with
-// no error of the object's own (`own`), as when storage is out longer than the retry
-// schedule. Work left behind then is the platform's doing, not this bug's.
-function abandonedByRuntime(run: { alarmAttempts?: { retryCount: number; outcome: string }[] }, own?: string): boolean {
-  return (run.alarmAttempts ?? []).some((a) => a.retryCount >= 6 && a.outcome !== "ok" && a.outcome !== "running")
-    && !(own && (run.alarmAttempts ?? []).some((a) => a.outcome.includes(own)));
 }
