@@ -678,6 +678,10 @@ fn alarm_run(ticks: u64) -> RunReport {
         let ns = world.namespace::<Alarmer>("ALARMER");
         let stub = ns.get(&ns.id_from_name("alarmer"));
         let _ = world.client(0).call(&stub, ticks).await;
+        // Keep the workload open for the hour: after the workload the liveness phase would
+        // stop the run once the alarm has shown itself periodic (48 firings), long before
+        // the hour is over.
+        world.sleep(Duration::from_secs(ticks + 1)).await;
     })
 }
 
