@@ -569,6 +569,18 @@ impl ObjectCore {
             ),
             Err(e) => self.world.violation("storage", format!("{}: reading SQL tables failed: {e}", self.label)),
         }
+        match store.alarm() {
+            Ok(a) if a == store.committed_alarm() => {}
+            Ok(a) => self.world.violation(
+                "coalescing",
+                format!(
+                    "{} {when}: the stored alarm ({a:?}) is not the last committed one ({:?})",
+                    self.label,
+                    store.committed_alarm()
+                ),
+            ),
+            Err(e) => self.world.violation("storage", format!("{}: reading the alarm failed: {e}", self.label)),
+        }
     }
 
     /// Committed KV state, as JSON values.

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::trace::Fnv64;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
+use std::ffi::CStr;
 
 /// One logged write of a batch.
 #[derive(Debug, Clone)]
@@ -79,8 +80,11 @@ struct Savepoint {
 
 /// The runtime's KV table and its table of object metadata (the alarm, key 0), with
 /// workerd's names.
-const KV_TABLE: &str = "_cf_KV";
-const METADATA_TABLE: &str = "_cf_METADATA";
+const KV_TABLE: &CStr = c"_cf_KV";
+const METADATA_TABLE: &CStr = c"_cf_METADATA";
+
+/// The digest of a fresh database's (empty) tables, the same for every store.
+static FRESH_DIGEST: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
 
 pub(crate) struct SqliteStore {
     conn: Connection,
@@ -93,6 +97,11 @@ pub(crate) struct SqliteStore {
     lost_savepoints: usize,
     shadow: BTreeMap<Vec<u8>, Vec<u8>>,
     sql_digest: u64,
+    /// The alarm the write log says is durable.
+    committed_alarm: Option<u64>,
+    /// Whether object code has reached the connection (`ctx.storage.sql`): until it does
+    /// there are no tables of its own, and the checks need not read them.
+    user_sql: std::cell::Cell<bool>,
 }
 
 impl SqliteStore {
@@ -117,18 +126,23 @@ impl SqliteStore {
             lost_savepoints: 0,
             shadow: BTreeMap::new(),
             sql_digest: 0,
+            committed_alarm: None,
+            user_sql: std::cell::Cell::new(true),
         };
         // Every fresh database has the same (empty) tables: digest them once per process.
-        static FRESH_DIGEST: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        store.sql_digest = match FRESH_DIGEST.get() {
-            Some(d) => *d,
-            None => *FRESH_DIGEST.get_or_init(|| store.digest_sql_tables().unwrap_or(0)),
-        };
+        store.sql_digest = *FRESH_DIGEST.get_or_init(|| store.digest_sql_tables().unwrap_or(0));
+        store.user_sql.set(false);
         Ok(store)
+    }
+
+    /// The digest of a fresh database's tables (set by the first `open`).
+    fn fresh_digest(&self) -> u64 {
+        FRESH_DIGEST.get().copied().unwrap_or(0)
     }
 
     /// The connection and the authorizer's guard, for the object's own SQL.
     pub fn sql_parts(&self) -> (&Connection, &super::sql::SqlGuard) {
+        self.user_sql.set(true);
         (&self.conn, &self.guard)
     }
 
@@ -191,14 +205,30 @@ impl SqliteStore {
     }
 
     /// Whether the runtime's table `name` exists yet (it is created at its first write).
-    fn has_table(&self, name: &str) -> Result<bool> {
-        let mut st =
-            self.conn.prepare_cached("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
-        Ok(st.query_row(params![name], |r| r.get::<_, i64>(0))? > 0)
+    /// Asked of SQLite's schema hash rather than by a query: every KV read and write asks,
+    /// and a query on `sqlite_master` cost more than the read itself.
+    fn has_table(&self, name: &'static CStr) -> Result<bool> {
+        // SAFETY: the handle is this connection's, open for the call; the names are
+        // NUL-terminated constants; a NULL column asks only whether the table exists, and
+        // the out-parameters may be NULL.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_table_column_metadata(
+                self.conn.handle(),
+                c"main".as_ptr(),
+                name.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        Ok(rc == rusqlite::ffi::SQLITE_OK)
     }
 
     /// Creates the runtime's table `name` inside the open transaction if it is missing.
-    fn ensure_table(&self, name: &str, schema: &str) -> Result<()> {
+    fn ensure_table(&self, name: &'static CStr, schema: &str) -> Result<()> {
         if !self.has_table(name)? {
             self.conn.execute_batch(schema)?;
         }
@@ -221,12 +251,14 @@ impl SqliteStore {
         if !self.has_table(KV_TABLE)? {
             return Ok(Vec::new());
         }
-        let order = if range.reverse { "DESC" } else { "ASC" };
-        let sql = format!(
+        let sql = if range.reverse {
             "SELECT key, value FROM _cf_KV WHERE (?1 IS NULL OR key >= ?1) AND (?2 IS NULL OR key < ?2) \
-             ORDER BY key {order} LIMIT ?3"
-        );
-        let mut st = self.conn.prepare_cached(&sql)?;
+             ORDER BY key DESC LIMIT ?3"
+        } else {
+            "SELECT key, value FROM _cf_KV WHERE (?1 IS NULL OR key >= ?1) AND (?2 IS NULL OR key < ?2) \
+             ORDER BY key ASC LIMIT ?3"
+        };
+        let mut st = self.conn.prepare_cached(sql)?;
         let limit = range.limit.map_or(-1, |l| l as i64);
         let rows = st.query_map(params![range.start, range.end, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<rusqlite::Result<_>>().map_err(sql_error)
@@ -335,13 +367,16 @@ impl SqliteStore {
             Some(t) => {
                 self.ensure_table(METADATA_TABLE, "CREATE TABLE _cf_METADATA (key INTEGER PRIMARY KEY, value)")?;
                 self.conn
-                    .execute("INSERT OR REPLACE INTO _cf_METADATA (key, value) VALUES (0, ?1)", params![t as i64])?
+                    .prepare_cached("INSERT OR REPLACE INTO _cf_METADATA (key, value) VALUES (0, ?1)")?
+                    .execute(params![t as i64])?
             }
-            None if self.has_table(METADATA_TABLE)? => self.conn.execute("DELETE FROM _cf_METADATA", [])?,
+            None if self.has_table(METADATA_TABLE)? => {
+                self.conn.prepare_cached("DELETE FROM _cf_METADATA")?.execute([])?
+            }
             None => 0,
         };
+        // The write log carries it; the crash check compares it apart from the SQL digest.
         self.log(Write::Alarm(time));
-        self.touch_sql();
         Ok(())
     }
 
@@ -445,7 +480,7 @@ impl SqliteStore {
                     self.shadow.remove(k);
                 }
                 Write::Clear => self.shadow.clear(),
-                Write::Alarm(_) => {}
+                Write::Alarm(a) => self.committed_alarm = *a,
             }
         }
         if batch.sql_touched {
@@ -480,6 +515,11 @@ impl SqliteStore {
         &self.shadow
     }
 
+    /// The alarm as of the last commit.
+    pub fn committed_alarm(&self) -> Option<u64> {
+        self.committed_alarm
+    }
+
     /// Digest of the SQL tables as of the last commit that touched them.
     pub fn committed_sql_digest(&self) -> u64 {
         self.sql_digest
@@ -488,8 +528,11 @@ impl SqliteStore {
     /// Every user table (not the runtime's `_cf_` ones) with its rows as JSON objects, in
     /// rowid order: the SQL half of the durable state a scenario judges.
     pub fn dump_tables(&self) -> Result<BTreeMap<String, Vec<serde_json::Value>>> {
+        if !self.user_sql.get() {
+            return Ok(BTreeMap::new());
+        }
         let names: Vec<String> = {
-            let mut st = self.conn.prepare(
+            let mut st = self.conn.prepare_cached(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
                  AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name",
             )?;
@@ -522,13 +565,21 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Digest of every SQL table's schema and rows, as SQLite has them now.
+    /// Digest of every SQL table's schema and rows, as SQLite has them now: the object's
+    /// own, not the runtime's `_cf_` tables (the KV table is checked against the shadow,
+    /// the alarm against [`Self::committed_alarm`]). Statements come from the cache: this
+    /// runs after every commit that wrote SQL.
     pub fn digest_sql_tables(&self) -> Result<u64> {
+        if !self.user_sql.get() {
+            // Nothing but the runtime has used the connection: the tables are a fresh
+            // database's (digested once, in `open`).
+            return Ok(self.fresh_digest());
+        }
         let mut h = Fnv64::default();
         let tables: Vec<(String, String)> = {
-            let mut st = self.conn.prepare(
-                "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' \
-                 AND name <> '_cf_KV' ORDER BY name",
+            let mut st = self.conn.prepare_cached(
+                "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                 AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name",
             )?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
@@ -539,17 +590,38 @@ impl SqliteStore {
                 continue;
             }
             let quoted = name.replace('"', "\"\"");
-            let mut st = self.conn.prepare(&format!("SELECT * FROM \"{quoted}\" ORDER BY 1"))?;
+            let mut st = self.conn.prepare_cached(&format!("SELECT * FROM \"{quoted}\" ORDER BY 1"))?;
             let n = st.column_count();
             let mut rows = st.query([])?;
             while let Some(row) = rows.next()? {
                 for i in 0..n {
-                    let v: rusqlite::types::Value = row.get(i)?;
-                    h.write(format!("{v:?}").as_bytes());
+                    digest_value(&mut h, row.get_ref(i)?);
                 }
             }
         }
         Ok(h.finish())
+    }
+}
+
+/// Feeds one SQL value to a digest: its type, then its bytes (lengths first, so that no two
+/// different rows feed the same bytes).
+fn digest_value(h: &mut Fnv64, v: rusqlite::types::ValueRef<'_>) {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => h.write(&[0]),
+        ValueRef::Integer(n) => {
+            h.write(&[1]);
+            h.write(&n.to_le_bytes());
+        }
+        ValueRef::Real(x) => {
+            h.write(&[2]);
+            h.write(&x.to_bits().to_le_bytes());
+        }
+        ValueRef::Text(b) | ValueRef::Blob(b) => {
+            h.write(&[if matches!(v, ValueRef::Text(_)) { 3 } else { 4 }]);
+            h.write(&(b.len() as u64).to_le_bytes());
+            h.write(b);
+        }
     }
 }
 
