@@ -4,6 +4,7 @@
 
 use crate::scenarios::workload::generate;
 use crate::scenarios::{self, check, check_workload, Call, Scenario, Workload};
+use crate::sim::run::{on_fresh_threads, on_host};
 use crate::sim::{async_trait, run, DurableObject, Env, FaultPlan, FaultPolicy, Result, RunReport, SimConfig, State};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -110,6 +111,9 @@ pub struct ScenarioFigures {
     pub scenario: String,
     /// Whether the runtime trace was recorded (it is in every normal run).
     pub trace: bool,
+    /// Whether each run had a fresh thread (as through the test API) rather than running
+    /// on the measuring run host (as in `dosim fuzz`).
+    pub fresh_threads: bool,
     /// Runs per repetition.
     pub seeds: u64,
     /// Runs per wall second.
@@ -263,7 +267,13 @@ pub struct BenchReport {
 }
 
 /// Runs every measurement; `progress` hears the name of each phase as it starts.
-pub fn run_bench(opts: &Options, mut progress: impl FnMut(&str)) -> BenchReport {
+/// Every measurement runs on a run host, as `dosim fuzz`'s workers do (the one fresh-thread
+/// row says what that saves).
+pub fn run_bench(opts: &Options, progress: impl FnMut(&str) + Send) -> BenchReport {
+    on_host(|| measure(opts, progress))
+}
+
+fn measure(opts: &Options, mut progress: impl FnMut(&str)) -> BenchReport {
     let peak_rss_kib_start = peak_rss_kib();
     let load_before = load_average();
     let chosen: Vec<&'static dyn Scenario> = SCENARIOS.iter().filter_map(|n| scenarios::find(n)).collect();
@@ -329,25 +339,27 @@ impl Totals {
 }
 
 fn bench_scenarios(opts: &Options, chosen: &[&'static dyn Scenario]) -> Vec<ScenarioFigures> {
-    // Every scenario with the trace on, and `counter` once more with it off: the
-    // difference is what recording the trace costs.
-    let mut cases: Vec<(&'static dyn Scenario, bool)> = chosen.iter().map(|s| (*s, true)).collect();
+    // Every scenario with the trace on, on the run host as `dosim fuzz` runs them; then
+    // `counter` once more with the trace off (the difference is what recording the trace
+    // costs), and once on a fresh thread per run (what hosting saves).
+    let mut cases: Vec<(&'static dyn Scenario, bool, bool)> = chosen.iter().map(|s| (*s, true, false)).collect();
     if let Some(c) = chosen.iter().find(|s| s.name() == "counter") {
-        cases.push((*c, false));
+        cases.push((*c, false, false));
+        cases.push((*c, true, true));
     }
     let mut walls: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
     let mut cpu_share: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
     let mut totals = vec![Totals::default(); cases.len()];
     // Repetition-major, so a burst of load from elsewhere spreads over every scenario.
     for _ in 0..opts.reps {
-        for (i, (s, trace)) in cases.iter().enumerate() {
+        for (i, (s, trace, fresh)) in cases.iter().enumerate() {
             let mut t = Totals::default();
             let cpu = cpu_seconds();
             let start = Instant::now();
             for seed in 0..opts.seeds {
                 let mut config = SimConfig::new(seed);
                 config.record_trace = *trace;
-                let o = check(*s, config);
+                let o = if *fresh { on_fresh_threads(|| check(*s, config)) } else { check(*s, config) };
                 t.add(&o.report, !o.violations.is_empty());
             }
             let wall = start.elapsed().as_secs_f64();
@@ -359,12 +371,13 @@ fn bench_scenarios(opts: &Options, chosen: &[&'static dyn Scenario]) -> Vec<Scen
     cases
         .iter()
         .zip(walls.iter().zip(&totals).zip(&cpu_share))
-        .map(|((s, trace), ((w, t), share))| {
+        .map(|((s, trace, fresh), ((w, t), share))| {
             let per_s = |n: u64| Figure::of(&w.iter().map(|secs| n as f64 / secs).collect::<Vec<_>>());
             let runs = t.runs.max(1) as f64;
             ScenarioFigures {
                 scenario: s.name().to_owned(),
                 trace: *trace,
+                fresh_threads: *fresh,
                 seeds: opts.seeds,
                 runs_per_s: per_s(t.runs),
                 requests_per_s: per_s(t.requests),
@@ -594,7 +607,10 @@ fn bench_baselines(opts: &Options, scenarios: &[ScenarioFigures], fixed: &FixedC
             Figure::of(&rps),
         ));
     }
-    for f in scenarios.iter().filter(|f| f.trace && (f.scenario == "counter" || f.scenario == "safe-counter")) {
+    for f in scenarios
+        .iter()
+        .filter(|f| f.trace && !f.fresh_threads && (f.scenario == "counter" || f.scenario == "safe-counter"))
+    {
         rows.push((
             format!("dosim {} scenario: generated workloads, faults, checks ({} seeds)", f.scenario, f.seeds),
             f.requests_per_s,
@@ -671,7 +687,7 @@ impl DurableObject for Alarmer {
     }
 }
 
-fn alarm_run(ticks: u64) -> RunReport {
+pub fn alarm_run(ticks: u64) -> RunReport {
     let mut config = SimConfig::new(0).faults(FaultPolicy::Off).liveness_budget((ticks + 60) * 1000);
     config.time_limit_ms = config.time_limit_ms.max((ticks + 120) * 1000);
     run(config, move |world| async move {

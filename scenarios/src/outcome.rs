@@ -4,7 +4,7 @@
 use crate::workload::{generate, Workload};
 use crate::Scenario;
 use dosim_sim::trace::Fnv64;
-use dosim_sim::{run, Completion, FaultPolicy, RunReport, SimConfig, Violation};
+use dosim_sim::{run_repeatable, Completion, FaultPolicy, RunReport, SimConfig, Violation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -164,7 +164,7 @@ pub fn check_workload(scenario: &'static dyn Scenario, config: SimConfig, worklo
     config.crash_times = Some(workload.crashes.clone());
     config.chaos_window_ms = scenario.shape().chaos_window_ms;
     let w = workload.clone();
-    let report = run(config.clone(), move |world| scenario.drive(world, w));
+    let report = run_repeatable(config.clone(), move |world| scenario.drive(world, w));
     let mut violations = report.violations.clone();
     // A run that dosim itself failed has a truncated history; the scenario's invariants
     // would only add noise.

@@ -50,6 +50,7 @@ pub mod network;
 pub mod object;
 pub mod report;
 pub mod run;
+mod run_host;
 mod schedule;
 pub mod socket;
 pub mod storage;
@@ -71,7 +72,7 @@ pub use namespace::{Namespace, ObjectId, Stub};
 pub use network::{Exchange, HttpRequest, HttpResponse, NetworkFaults, Responder};
 pub use object::{AbortOptions, DurableObject, Env, State};
 pub use report::{reachable, ObjectView, Outgoing, RunReport, Stats, Violation, NEEDS, SOMETIMES, USER_POINT};
-pub use run::run;
+pub use run::{run, run_repeatable};
 pub use schedule::Scheduler;
 pub use socket::{Connection, Received, WebSocket};
 pub use storage::{

@@ -1,5 +1,6 @@
 //! One run from seed to report: a fresh OS thread (std's `HashMap` seeds are per thread,
-//! so only a fresh thread repeats them), a fresh madsim runtime seeded with the run seed,
+//! so only a fresh thread repeats them) or one of dosim's run hosts (`run_host`), a fresh
+//! madsim runtime seeded with the run seed,
 //! the workload, the chaos task that injects the plan's timed crashes, a settling phase,
 //! and the final checks. Deadlocks and time-outs become findings, not hangs.
 
@@ -17,13 +18,45 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Once};
 use std::time::Duration;
 
-/// Name of the threads runs execute on (the panic hook keeps them quiet).
-const RUN_THREAD: &str = "dosim-run";
+pub use crate::run_host::{on_fresh_threads, on_host, spawn_host, RunThreads, RUN_THREAD_STACK};
+use crate::run_host::{Watched, RUN_THREAD};
 
-/// Stack of a run's thread: fixed (not `RUST_MIN_STACK`'s), and roomy enough for object
-/// code that recurses, JavaScript engines included (the JS host limits its engines to a
-/// fraction of it).
-pub const RUN_THREAD_STACK: usize = 8 * 1024 * 1024;
+/// [`run`] for a workload that can be made again: on a run host (see `run_host`) it
+/// executes on the host's own thread; if dosim itself fails there, the run is made again
+/// on a fresh thread and the host hosts no more.
+pub fn run_repeatable<W, F>(config: SimConfig, workload: W) -> RunReport
+where
+    W: FnOnce(World) -> F + Clone + Send + 'static,
+    F: Future<Output = ()> + 'static,
+{
+    if !crate::run_host::hosting() {
+        return run(config, workload);
+    }
+    quiet_panics_on_run_threads();
+    crate::storage::sqlite::prime_process();
+    crate::strand::clear_thread_state();
+    let watchdog = Duration::from_secs(config.budgets.watchdog_secs);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watched = Watched::start(watchdog, stop.clone());
+    let ran = catch_unwind(AssertUnwindSafe(|| run_on_this_thread(config.clone(), workload.clone(), stop.clone())));
+    drop(watched);
+    let mut report = match ran {
+        Ok(report) => report,
+        Err(_) => {
+            // dosim itself failed on this thread: its thread-local state is not trusted
+            // any more, and a fresh thread gives the run (and its report) a second go.
+            crate::run_host::retire_host();
+            return run(config, workload);
+        }
+    };
+    if report.violations.iter().any(|v| v.checker == "harness") {
+        crate::run_host::retire_host();
+    }
+    if stop.load(Ordering::Relaxed) && !report.violations.iter().any(|v| v.checker == "harness") {
+        report.violations.push(watchdog_violation(watchdog, "it was stopped"));
+    }
+    report
+}
 
 /// Runs `workload` under `config` and reports what happened.
 pub fn run<W, F>(config: SimConfig, workload: W) -> RunReport

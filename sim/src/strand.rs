@@ -21,6 +21,14 @@ thread_local! {
     static CONSTRUCTING: Cell<Option<StrandId>> = const { Cell::new(None) };
 }
 
+/// Clears what a run left in this thread's strand state (a run host starts each run so,
+/// as a fresh thread would).
+pub(crate) fn clear_thread_state() {
+    CURRENT.with(|c| c.set(None));
+    CURRENT_OBJECT.with(|c| *c.borrow_mut() = None);
+    CONSTRUCTING.with(|c| c.set(None));
+}
+
 /// Where a constructor's storage holds are kept while it runs: a number of its own per
 /// instance, outside the strand numbers, so that the event that woke the object does not
 /// own them (workerd runs the constructor as a turn of its own and delivers that event

@@ -133,19 +133,17 @@ fn print_tables(r: &BenchReport) {
         r.seeds
     );
     println!(
-        "{:<22} {:>26} {:>30} {:>30} {:>30}",
+        "{:<24} {:>26} {:>30} {:>30} {:>30}",
         "scenario", "runs/s", "requests/s", "storage ops/s", "sim ms per wall s"
     );
-    let name = |s: &crate::bench::ScenarioFigures| {
-        if s.trace {
-            s.scenario.clone()
-        } else {
-            format!("{} (no trace)", s.scenario)
-        }
+    let name = |s: &crate::bench::ScenarioFigures| match (s.trace, s.fresh_threads) {
+        (false, _) => format!("{} (no trace)", s.scenario),
+        (true, true) => format!("{} (fresh threads)", s.scenario),
+        (true, false) => s.scenario.clone(),
     };
     for s in &r.scenarios {
         println!(
-            "{:<22} {:>26} {:>30} {:>30} {:>30}",
+            "{:<24} {:>26} {:>30} {:>30} {:>30}",
             name(s),
             fig(s.runs_per_s, 0),
             fig(s.requests_per_s, 0),
@@ -155,7 +153,7 @@ fn print_tables(r: &BenchReport) {
     }
     println!("\nPer run (requests, storage ops and simulated time are the same in every repetition)");
     println!(
-        "{:<22} {:>24} {:>9} {:>9} {:>11} {:>22}",
+        "{:<24} {:>24} {:>9} {:>9} {:>11} {:>22}",
         "scenario", "wall µs per run", "requests", "ops", "sim ms", "cpu/wall"
     );
     for s in &r.scenarios {
@@ -267,7 +265,7 @@ fn print_targets(r: &BenchReport) {
         };
         println!("  {target:<62} {measured:<28} {verdict}");
     };
-    if let Some(c) = r.scenarios.iter().find(|s| s.scenario == "counter" && s.trace) {
+    if let Some(c) = r.scenarios.iter().find(|s| s.scenario == "counter" && s.trace && !s.fresh_threads) {
         let v = c.storage_ops_per_s.median;
         row("storage ops/s per core, counter scenario >= 200,000", format!("{} /s", num(v, 0)), Some(v >= 200_000.0));
     }
@@ -295,7 +293,9 @@ fn print_targets(r: &BenchReport) {
         row("JS fixed cost per run <= 2.0x the Rust counter's", format!("{f:.2}x"), Some(f <= 2.0));
         row("JS cost per call <= 1.5x the Rust counter's", format!("{c:.2}x"), Some(c <= 1.5));
     }
-    let runs = |name: &str| r.scenarios.iter().find(|s| s.scenario == name && s.trace).map(|s| s.runs_per_s.median);
+    let runs = |name: &str| {
+        r.scenarios.iter().find(|s| s.scenario == name && s.trace && !s.fresh_threads).map(|s| s.runs_per_s.median)
+    };
     if let (Some(js), Some(rust)) = (runs("safe-counter-js"), runs("safe-counter")) {
         let x = js / rust;
         row("safe-counter-js runs/s >= 0.5x safe-counter's", format!("{x:.2}x"), Some(x >= 0.5));
@@ -304,7 +304,11 @@ fn print_targets(r: &BenchReport) {
     let ms = a.wall_ms.median;
     // An hour is 3,600 firings: fewer means the run stopped early and the time says nothing.
     let hour = a.wakes >= 3600;
-    row(&format!("an hour of alarm activity in < 50 ms ({} alarms)", a.wakes), format!("{ms:.2} ms"), Some(hour && ms < 50.0));
+    row(
+        &format!("an hour of alarm activity in < 50 ms ({} alarms)", a.wakes),
+        format!("{ms:.2} ms"),
+        Some(hour && ms < 50.0),
+    );
     for t in &r.timers {
         let ms = t.wall_ms.median;
         row(&format!("  and 1 h of timers: {}", t.what), format!("{ms:.2} ms"), Some(ms < 50.0));

@@ -256,7 +256,8 @@ impl Pool<'_> {
         let (scenario, index) = (self.scenarios[(i % n) as usize], i / n);
         let o = check(scenario, self.options.config(self.seed_of(index)));
         let nondeterministic = (self.determinism && index % DETERMINISM_SAMPLE == 0)
-            .then(|| check(scenario, self.options.config(o.report.seed)))
+            // Again on a fresh thread: the check also covers running on a run host.
+            .then(|| crate::sim::run::on_fresh_threads(|| check(scenario, self.options.config(o.report.seed))))
             .filter(|again| again.report.trace_hash != o.report.trace_hash)
             .map(|again| {
                 format!(
@@ -321,7 +322,8 @@ impl Pool<'_> {
             for _ in 0..jobs {
                 let tx = tx.clone();
                 let (lock, wake) = (&lock, &wake);
-                scope.spawn(move || loop {
+                // Run hosts: each worker runs its runs on itself (see `dosim_sim::run`).
+                let spawned = crate::sim::run::spawn_host(scope, move || loop {
                     let i = {
                         let mut d = lock();
                         loop {
@@ -343,6 +345,10 @@ impl Pool<'_> {
                         return;
                     }
                 });
+                if let Err(e) = spawned {
+                    crashed.get_or_insert(format!("starting a worker: {e}"));
+                    break;
+                }
             }
             drop(tx);
             let mut held: BTreeMap<u64, std::thread::Result<Ran>> = BTreeMap::new();

@@ -454,6 +454,11 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
+    if let Ok(v) = std::env::var("DOSIM_RUN_THREADS") {
+        if let Err(e) = crate::sim::run::RunThreads::parse(&v) {
+            return usage(e);
+        }
+    }
     match cli.command {
         Command::List => list(),
         Command::Run(a) => replay::run(&a),

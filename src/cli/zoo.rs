@@ -249,7 +249,8 @@ fn run_units(units: &[Unit], seeds: u64, budget: Duration, jobs: usize) -> Vec<U
     let results: Mutex<Vec<Option<UnitResult>>> = Mutex::new(vec![None; units.len()]);
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(units.len().max(1)) {
-            scope.spawn(|| loop {
+            // Run hosts: each worker runs its units' runs on itself (see `dosim_sim::run`).
+            let spawned = crate::sim::run::spawn_host(scope, || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(unit) = units.get(i) else { return };
                 // A panic of dosim itself fails this unit, not the whole zoo.
@@ -261,6 +262,11 @@ fn run_units(units: &[Unit], seeds: u64, budget: Duration, jobs: usize) -> Vec<U
                 eprintln!("zoo: {n}/{} {} {} ({}): {verdict}", units.len(), r.entry, r.role.name(), r.scheduler);
                 results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
             });
+            if let Err(e) = spawned {
+                // The units no worker took are missing from the report, which says so.
+                eprintln!("zoo: could not start a worker: {e}");
+                break;
+            }
         }
     });
     results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into_iter().flatten().collect()
