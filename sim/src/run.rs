@@ -8,7 +8,7 @@ use crate::config::SimConfig;
 use crate::report::{RunReport, Violation};
 use crate::strand::panic_text;
 use crate::time::SimTime;
-use crate::trace::render_trace;
+use crate::trace::trace_hash;
 use crate::world::World;
 use std::cell::RefCell;
 use std::future::Future;
@@ -432,7 +432,7 @@ fn finish(world: &World) -> RunReport {
             trace.push(crate::trace::TraceLine { at, actor: "world".into(), what });
             hash
         }
-        None => render_trace(&trace).1,
+        None => trace_hash(&trace),
     };
     RunReport {
         seed: world.seed(),

@@ -151,9 +151,37 @@ pub fn render_trace(lines: &[TraceLine]) -> (String, String) {
     (text, format!("{:016x}", h.finish()))
 }
 
+/// The hash [`render_trace`] gives, without building the text: each line is rendered into
+/// one reused buffer and fed to the hash (FNV-1a is byte by byte, so the same value).
+pub fn trace_hash(lines: &[TraceLine]) -> String {
+    let mut h = Fnv64::default();
+    let mut line = String::with_capacity(128);
+    for l in lines {
+        line.clear();
+        l.write_to(&mut line);
+        line.push('\n');
+        h.write(line.as_bytes());
+    }
+    format!("{:016x}", h.finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_hash_is_the_rendered_texts_hash() {
+        let lines: Vec<TraceLine> = (0..50)
+            .map(|i| TraceLine {
+                at: crate::time::SimTime(i * 7),
+                actor: format!("a{}", i % 3),
+                what: "x".repeat(i as usize),
+            })
+            .collect();
+        assert_eq!(trace_hash(&lines), render_trace(&lines).1);
+        assert_eq!(trace_hash(&[]), render_trace(&[]).1);
+        assert_ne!(trace_hash(&lines[1..]), render_trace(&lines).1);
+    }
 
     #[test]
     fn fnv_matches_reference_vectors() {
