@@ -107,6 +107,19 @@ fn a_racy_counter_fails_with_the_seed_the_violation_and_the_exact_replay_command
 }
 
 #[test]
+fn the_first_failing_seed_and_the_verdict_are_the_same_for_any_number_of_jobs() {
+    let failing = Builder::new().seeds(60).invariant(unique_acks).save_regressions(false).shrink_budget(0);
+    let one = failing.clone().jobs(1).try_check(racy).expect_err("read-sleep-write loses updates");
+    let four = failing.jobs(4).try_check(racy).expect_err("read-sleep-write loses updates");
+    assert_eq!(one, four);
+    assert!(one.contains("failed on seed"), "{one}");
+    let passing = Builder::new().seeds(12).invariant(unique_acks).save_regressions(false);
+    let one = passing.clone().jobs(1).try_check(safe).expect("the safe counter passes");
+    assert_eq!(one, passing.jobs(5).try_check(safe).expect("the safe counter passes"));
+    assert!(one.contains("12 runs passed"), "{one}");
+}
+
+#[test]
 fn a_seed_runs_the_same_twice() {
     let b = Builder::new().invariant(unique_acks);
     for seed in [0, 5, 17] {

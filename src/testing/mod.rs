@@ -14,6 +14,7 @@
 //! | `DOSIM_TIME`      | run seeds for this long instead (`30s`, `5m`)                    |
 //! | `DOSIM_BASE_SEED` | the first seed (default 0)                                      |
 //! | `DOSIM_SHRINK`    | runs the shrinker may spend on a failure (default 200; 0: none) |
+//! | `DOSIM_JOBS`      | seeds run at once (default: every core); the verdict is the same |
 
 mod draw;
 mod regress;
@@ -163,6 +164,7 @@ pub struct Builder {
     save: bool,
     regressions: Option<std::path::PathBuf>,
     invariant: Option<Invariant>,
+    jobs: Option<usize>,
 }
 
 impl Default for Builder {
@@ -197,7 +199,16 @@ impl Builder {
             save: true,
             regressions: None,
             invariant: None,
+            jobs: None,
         }
+    }
+
+    /// Seeds run at once (`DOSIM_JOBS` overrides; default: every core). The verdict and
+    /// the failure reported are the same for any number: results are judged in seed order,
+    /// and the first failing seed in that order is the one shrunk and reported.
+    pub fn jobs(mut self, n: usize) -> Self {
+        self.jobs = Some(n.max(1));
+        self
     }
 
     /// Seeds to run when neither `DOSIM_SEED`, `DOSIM_SEEDS` nor `DOSIM_TIME` is set.
@@ -309,34 +320,62 @@ impl Builder {
         if let Some(seed) = budget.one {
             return self.one_seed(&body, seed);
         }
+        let jobs = match env_number("DOSIM_JOBS", "a number of seeds run at once, like DOSIM_JOBS=4")? {
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX).clamp(1, 1024),
+            None => self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        };
         let replayed = self.replay_regressions(&body)?;
         let started = Instant::now();
-        let mut first_hash: Option<(u64, String)> = None;
+        let mut checked_twice = false;
         let mut ran = 0u64;
-        for seed in budget.base.. {
-            let done = match budget.limit {
-                Limit::Seeds(n) => ran >= n,
-                Limit::Time(d) => started.elapsed() >= d,
-            };
-            if done {
+        let mut next = budget.base;
+        loop {
+            // A window of seeds runs at once (each run on its own thread); their results are
+            // judged in seed order, so the outcome does not depend on `jobs`.
+            let mut window = Vec::new();
+            while window.len() < jobs {
+                let done = match budget.limit {
+                    Limit::Seeds(n) => ran + window.len() as u64 >= n,
+                    Limit::Time(d) => started.elapsed() >= d,
+                };
+                if done {
+                    break;
+                }
+                window.push(next);
+                next += 1;
+            }
+            if window.is_empty() {
                 break;
             }
-            let r = self.run_case(&body, self.case(seed));
-            ran += 1;
-            if !r.passed() {
-                return Err(self.failure(&body, r, ran, shrink_budget));
-            }
-            if first_hash.is_none() {
-                // The first seed runs twice: a test whose runs differ cannot be replayed.
-                let again = self.run_case(&body, self.case(seed));
-                if again.report.trace_hash != r.report.trace_hash {
-                    return Err(nondeterministic(seed, &r, &again));
+            for (seed, r) in window.iter().zip(self.run_seeds(&body, &window)) {
+                ran += 1;
+                if !r.passed() {
+                    return Err(self.failure(&body, r, ran, shrink_budget));
                 }
-                first_hash = Some((seed, r.report.trace_hash.clone()));
+                if !checked_twice {
+                    // The first seed runs twice: a test whose runs differ cannot be replayed.
+                    checked_twice = true;
+                    let again = self.run_case(&body, self.case(*seed));
+                    if again.report.trace_hash != r.report.trace_hash {
+                        return Err(nondeterministic(*seed, &r, &again));
+                    }
+                }
             }
         }
         let seeds = if ran == 0 { "no seeds".into() } else { format!("seeds {}..{}", budget.base, budget.base + ran) };
         Ok(format!("dosim: {ran} runs passed ({seeds}); {replayed} saved cases replayed"))
+    }
+
+    /// Runs `seeds` at once, one thread each; results in the order given.
+    fn run_seeds(&self, body: &Body, seeds: &[u64]) -> Vec<Ran> {
+        if let [seed] = seeds {
+            return vec![self.run_case(body, self.case(*seed))];
+        }
+        std::thread::scope(|s| {
+            let running: Vec<_> =
+                seeds.iter().map(|&seed| s.spawn(move || self.run_case(body, self.case(seed)))).collect();
+            running.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        })
     }
 
     /// Runs one seed (with fresh draws) and judges it; never panics, saves nothing.
