@@ -113,8 +113,9 @@ impl SqliteStore {
         // sql-internal-tables-and-size).
         let conn = Connection::open_in_memory()?;
         // An empty in-memory database has no page yet; workerd's starts with its first page
-        // written, so a fresh object's databaseSize is 4096. Writing the header makes it.
-        conn.execute_batch("PRAGMA user_version = 1; PRAGMA user_version = 0;")?;
+        // written, so a fresh object's databaseSize is 4096. Writing the header makes it
+        // (setting the version it already has still writes the header page).
+        conn.execute_batch("PRAGMA user_version = 0")?;
         seed_random(&conn, seed)?;
         let guard = super::sql::SqlGuard::install(&conn)?;
         let mut store = SqliteStore {
