@@ -51,8 +51,7 @@ where
     };
     if report.violations.iter().any(|v| v.checker == "harness") {
         crate::run_host::retire_host();
-    }
-    if stop.load(Ordering::Relaxed) && !report.violations.iter().any(|v| v.checker == "harness") {
+    } else if stop.load(Ordering::Relaxed) {
         report.violations.push(watchdog_violation(watchdog, "it was stopped"));
     }
     report

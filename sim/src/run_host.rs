@@ -116,6 +116,8 @@ fn watches() -> &'static Mutex<BTreeMap<u64, Watch>> {
         // so a run's start and end cost a lock, not a wake-up.
         let spawned = std::thread::Builder::new().name("dosim-watchdog".into()).spawn(|| loop {
             std::thread::sleep(Duration::from_millis(250));
+            // Wall-clock by design, outside every simulation: it only raises a run's stop
+            // flag, and the finding that follows says it is not reproducible.
             let now = Instant::now();
             let map = watches().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             for w in map.values().filter(|w| now >= w.deadline) {
@@ -137,6 +139,7 @@ impl Watched {
         }
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Wall-clock by design (see `watches`); nothing inside the run reads it.
         let deadline = Instant::now() + limit;
         watches().lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, Watch { deadline, stop });
         Watched { id: Some(id) }

@@ -128,11 +128,10 @@ impl SqliteStore {
             shadow: BTreeMap::new(),
             sql_digest: 0,
             committed_alarm: None,
-            user_sql: std::cell::Cell::new(true),
+            user_sql: std::cell::Cell::new(false),
         };
         // Every fresh database has the same (empty) tables: digest them once per process.
-        store.sql_digest = *FRESH_DIGEST.get_or_init(|| store.digest_sql_tables().unwrap_or(0));
-        store.user_sql.set(false);
+        store.sql_digest = *FRESH_DIGEST.get_or_init(|| store.digest_tables_now().unwrap_or(0));
         Ok(store)
     }
 
@@ -208,7 +207,7 @@ impl SqliteStore {
     /// Whether the runtime's table `name` exists yet (it is created at its first write).
     /// Asked of SQLite's schema hash rather than by a query: every KV read and write asks,
     /// and a query on `sqlite_master` cost more than the read itself.
-    fn has_table(&self, name: &'static CStr) -> Result<bool> {
+    fn has_table(&self, name: &'static CStr) -> bool {
         // SAFETY: the handle is this connection's, open for the call; the names are
         // NUL-terminated constants; a NULL column asks only whether the table exists, and
         // the out-parameters may be NULL.
@@ -225,12 +224,12 @@ impl SqliteStore {
                 std::ptr::null_mut(),
             )
         };
-        Ok(rc == rusqlite::ffi::SQLITE_OK)
+        rc == rusqlite::ffi::SQLITE_OK
     }
 
     /// Creates the runtime's table `name` inside the open transaction if it is missing.
     fn ensure_table(&self, name: &'static CStr, schema: &str) -> Result<()> {
-        if !self.has_table(name)? {
+        if !self.has_table(name) {
             self.conn.execute_batch(schema)?;
         }
         Ok(())
@@ -241,7 +240,7 @@ impl SqliteStore {
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if !self.has_table(KV_TABLE)? {
+        if !self.has_table(KV_TABLE) {
             return Ok(None);
         }
         let mut st = self.conn.prepare_cached("SELECT value FROM _cf_KV WHERE key = ?1")?;
@@ -249,7 +248,7 @@ impl SqliteStore {
     }
 
     pub fn list(&self, range: &Range) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        if !self.has_table(KV_TABLE)? {
+        if !self.has_table(KV_TABLE) {
             return Ok(Vec::new());
         }
         let sql = if range.reverse {
@@ -306,7 +305,7 @@ impl SqliteStore {
     pub fn delete_all_of(&mut self, keys: &[Vec<u8>]) -> Result<(usize, Option<u64>)> {
         let new = self.begin()?;
         let mut n = 0;
-        if self.has_table(KV_TABLE)? {
+        if self.has_table(KV_TABLE) {
             let mut st = self.conn.prepare_cached("DELETE FROM _cf_KV WHERE key = ?1")?;
             for k in keys {
                 n += st.execute(params![k])?;
@@ -335,7 +334,7 @@ impl SqliteStore {
             let verb = if kind == "view" { "VIEW" } else { "TABLE" };
             self.conn.execute_batch(&format!("DROP {verb} IF EXISTS \"{quoted}\""))?;
         }
-        if self.has_table(KV_TABLE)? {
+        if self.has_table(KV_TABLE) {
             self.conn.execute_batch("DELETE FROM _cf_KV")?;
         }
         self.log(Write::Clear);
@@ -348,7 +347,7 @@ impl SqliteStore {
 
     /// The alarm as this connection sees it (uncommitted writes included).
     pub fn alarm(&self) -> Result<Option<u64>> {
-        if !self.has_table(METADATA_TABLE)? {
+        if !self.has_table(METADATA_TABLE) {
             return Ok(None);
         }
         let mut st = self.conn.prepare_cached("SELECT value FROM _cf_METADATA WHERE key = 0")?;
@@ -371,7 +370,7 @@ impl SqliteStore {
                     .prepare_cached("INSERT OR REPLACE INTO _cf_METADATA (key, value) VALUES (0, ?1)")?
                     .execute(params![t as i64])?
             }
-            None if self.has_table(METADATA_TABLE)? => {
+            None if self.has_table(METADATA_TABLE) => {
                 self.conn.prepare_cached("DELETE FROM _cf_METADATA")?.execute([])?
             }
             None => 0,
@@ -576,6 +575,11 @@ impl SqliteStore {
             // database's (digested once, in `open`).
             return Ok(self.fresh_digest());
         }
+        self.digest_tables_now()
+    }
+
+    /// [`Self::digest_sql_tables`], read from SQLite whoever used the connection.
+    fn digest_tables_now(&self) -> Result<u64> {
         let mut h = Fnv64::default();
         let tables: Vec<(String, String)> = {
             let mut st = self.conn.prepare_cached(
